@@ -1,0 +1,33 @@
+# The two set-up commands of the README: `make demo` and `make test`. Both create .venv and install
+# everything on a fresh machine (Python 3.10+, no GPU, package registries only).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.umo-installed
+DEMO_TEXT := $(shell cat examples/hello.txt)
+
+.PHONY: demo test install clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# torch is pinned: this exact CPU build installs from the local wheel cache; any other version
+	# would pull a multi-GB CUDA build. The learned model (next release) needs it.
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/umo say "$(DEMO_TEXT)" -o out/say
+	$(BIN)/umo animate tests/fixtures/jfk.flac --transcript examples/jfk.txt -o out/jfk
+	@echo
+	@echo "Open out/say/preview.html and out/jfk/preview.html in a browser."
+
+test: $(STAMP)
+	bash scripts/install-browser.sh
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from umo.cli import main
+
+sys.exit(main())

@@ -1,0 +1,141 @@
+"""The ``umo`` command: parses arguments and calls the library (umo.pipeline). Nothing else."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from umo.constants import DEFAULT_FPS, SUPPORTED_FPS
+from umo.errors import UmoError
+
+ANIMATE_HELP = """\
+Animate a speech file: writes face.csv (Live Link Face layout), body.bvh (canonical skeleton) and
+preview.html into OUTDIR.
+
+Audio: wav (PCM or float), flac, ogg, mp3, at any sample rate and channel count.
+
+Transcripts (optional, for lip sync):
+  --transcript FILE.TextGrid  Praat TextGrid with a word tier; each word's phones come from espeak's
+                              phonemizer in --language (any language espeak supports)
+  --transcript FILE.lab       phone labels with times (CMU ARCTIC / HTS), used as they are
+  --transcript FILE.txt       plain text, aligned to the audio:
+  --text "..."                  English (--language en): forced alignment with pocketsphinx's
+                                bundled US-English acoustic model (words and phones);
+                                other languages: espeak synthesises the text and the two are
+                                aligned by dynamic time warping on spectral features
+Without a transcript the mouth follows loudness only (no lip shapes): a learned audio-only model
+comes in a later release.
+"""
+
+
+def _log(msg: str) -> None:
+    print(f"umo: {msg}", file=sys.stderr)
+
+
+def _fps(value: str) -> int:
+    try:
+        fps = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"fps must be an integer, got {value!r}") from None
+    if fps not in SUPPORTED_FPS:
+        raise argparse.ArgumentTypeError(f"fps {fps} is not supported: choose one of {SUPPORTED_FPS}")
+    return fps
+
+
+def _config(args: argparse.Namespace):
+    from umo.animator.rules import RuleAnimatorConfig
+
+    return RuleAnimatorConfig(fps=args.fps, seed=args.seed, body=not args.no_body)
+
+
+def _report(paths: dict[str, Path], started: float) -> None:
+    for name, path in paths.items():
+        print(path)
+    _log(f"done in {time.perf_counter() - started:.1f} s")
+
+
+def cmd_say(args: argparse.Namespace) -> int:
+    from umo.pipeline import say, write_outputs
+
+    started = time.perf_counter()
+    result = say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch, config=_config(args), log=_log)
+    paths = write_outputs(result.animation, args.output, speech=True, preview=not args.no_preview,
+                          title=args.text[:80])
+    _report(paths, started)
+    return 0
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    from umo.pipeline import animate_file, write_outputs
+
+    started = time.perf_counter()
+    result = animate_file(args.audio, transcript=args.transcript, text=args.text, language=args.language,
+                          config=_config(args), log=_log)
+    paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name)
+    _report(paths, started)
+    return 0
+
+
+def cmd_voices(args: argparse.Namespace) -> int:
+    from umo.speech.tts import list_voices
+
+    for v in list_voices():
+        if args.language and not v.language.startswith(args.language):
+            continue
+        print(f"{v.name:<28} {v.language}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="umo", description="Speech to a talking, gesturing 3D character.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-o", "--output", required=True, type=Path, help="output folder (created if missing)")
+        p.add_argument("--fps", type=_fps, default=DEFAULT_FPS, help=f"frames per second (default {DEFAULT_FPS}; 60 on request)")
+        p.add_argument("--seed", type=int, default=0, help="random seed for blinks, gaze and gesture choices")
+        p.add_argument("--no-body", action="store_true", help="face and head only: no body.bvh")
+        p.add_argument("--no-preview", action="store_true", help="do not write preview.html")
+
+    p = sub.add_parser("say", help="synthesise speech from text offline and animate it",
+                       description="Synthesise TEXT offline (espeak-ng) and animate it: writes speech.wav, "
+                                   "face.csv, body.bvh and preview.html into OUTDIR.")
+    p.add_argument("text", help="what to say")
+    p.add_argument("--voice", default="en-us", help="espeak-ng voice, e.g. en-us, en-gb, en-us+f3, es, de, cmn (see `umo voices`)")
+    p.add_argument("--rate", type=int, default=175, help="speaking rate, words per minute (80-450)")
+    p.add_argument("--pitch", type=int, default=50, help="base pitch, 0-99")
+    common(p)
+    p.set_defaults(func=cmd_say)
+
+    p = sub.add_parser("animate", help="animate a speech file", description=ANIMATE_HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("audio", type=Path, help="speech file: wav, flac, ogg or mp3")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--transcript", type=Path, help="FILE.TextGrid, FILE.lab or FILE.txt (see above)")
+    g.add_argument("--text", help="the words spoken, as plain text")
+    p.add_argument("--language", default="en", help="language of the speech, e.g. en, es, de, cmn (default en)")
+    common(p)
+    p.set_defaults(func=cmd_animate)
+
+    p = sub.add_parser("voices", help="list the offline voices")
+    p.add_argument("--language", help="only voices whose language starts with this, e.g. en")
+    p.set_defaults(func=cmd_voices)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except UmoError as e:
+        print(f"umo: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("umo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+"""The jobs a user runs, as library calls: the CLI and the server call these, nothing else.
+
+- :func:`load_timing`: a transcript file (TextGrid, .lab, .txt) or text -> phones and words on the
+  audio's clock;
+- :func:`animate_file`: an audio file (+ transcript) -> Animation;
+- :func:`say`: text -> synthetic speech + Animation;
+- :func:`write_outputs`: an Animation -> ``face.csv``, ``body.bvh``, ``preview.html`` (+ ``speech.wav``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from umo.animation import Animation
+from umo.animator.rules import RuleAnimator, RuleAnimatorConfig
+from umo.constants import SAMPLE_RATE
+from umo.errors import UmoError
+from umo.speech.units import Timing
+
+TRANSCRIPT_SUFFIXES = (".textgrid", ".lab", ".txt")
+FACE_FILE = "face.csv"
+BODY_FILE = "body.bvh"
+PREVIEW_FILE = "preview.html"
+SPEECH_FILE = "speech.wav"
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def language_of(voice_or_language: str) -> str:
+    """'en-us', 'en-gb+f3', 'en' -> 'en'; 'cmn' -> 'cmn'; 'es-419' -> 'es'."""
+    return voice_or_language.split("+")[0].split("-")[0].lower()
+
+
+def load_timing(
+    audio: np.ndarray,
+    transcript: str | Path | None = None,
+    text: str | None = None,
+    language: str = "en",
+    sample_rate: int = SAMPLE_RATE,
+) -> Timing | None:
+    """Phones and words on the audio's clock from a transcript file or plain text; None if neither.
+
+    - ``.TextGrid``: its word tier gives word times; each word's phones come from espeak's
+      phonemizer in ``language``, spread over the word.
+    - ``.lab``: phone labels with times (CMU ARCTIC / HTS), used as they are.
+    - ``.txt`` or ``text``: aligned to the audio (English: pocketsphinx forced alignment; other
+      languages: synthesis + DTW).
+    """
+    if transcript is not None and text is not None:
+        raise UmoError("give either a transcript file or text, not both")
+    if transcript is not None:
+        path = Path(transcript)
+        if not path.is_file():
+            raise UmoError(f"transcript not found: {path}")
+        suffix = path.suffix.lower()
+        if suffix == ".textgrid":
+            from umo.formats.textgrid import read_words
+            from umo.speech.phonemes import timing_from_words
+
+            words = read_words(path)
+            if not words:
+                raise UmoError(f"{path}: the TextGrid has no words")
+            return timing_from_words(words, voice=_voice_for(language))
+        if suffix == ".lab":
+            from umo.formats.lab import read_lab
+
+            return read_lab(path)
+        if suffix == ".txt":
+            text = path.read_text(encoding="utf-8")
+        else:
+            raise UmoError(f"{path}: unknown transcript type {suffix!r}; use .TextGrid, .lab or .txt")
+    if text is None:
+        return None
+    if not text.strip():
+        raise UmoError("the transcript is empty")
+    from umo.speech.align import align_transcript
+
+    return align_transcript(audio, text, sample_rate=sample_rate, language=language)
+
+
+def _voice_for(language: str) -> str:
+    return "en-us" if language == "en" else language
+
+
+@dataclass
+class Result:
+    animation: Animation
+    timing: Timing | None
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage
+
+
+def animate_file(
+    audio_path: str | Path,
+    transcript: str | Path | None = None,
+    text: str | None = None,
+    language: str = "en",
+    config: RuleAnimatorConfig | None = None,
+    log: Log = _quiet,
+) -> Result:
+    """An audio file (wav/flac/ogg/mp3, any rate) + optional transcript -> Animation."""
+    from umo.formats.audio import load_audio
+
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    audio = load_audio(audio_path)
+    seconds["load"] = time.perf_counter() - t0
+    log(f"loaded {audio_path} ({audio.size / SAMPLE_RATE:.2f} s)")
+    t0 = time.perf_counter()
+    timing = load_timing(audio, transcript=transcript, text=text, language=language)
+    seconds["timing"] = time.perf_counter() - t0
+    if timing is None:
+        log("no transcript: the mouth follows loudness only (pass --text or --transcript for lip sync)")
+    else:
+        log(f"timing: {len(timing.words)} words, {len(timing.phones)} phones ({seconds['timing']:.2f} s)")
+    t0 = time.perf_counter()
+    anim = RuleAnimator(config).animate(audio, timing)
+    seconds["animate"] = time.perf_counter() - t0
+    log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
+    return Result(anim, timing, seconds)
+
+
+def say(
+    text: str,
+    voice: str = "en-us",
+    rate: int = 175,
+    pitch: int = 50,
+    config: RuleAnimatorConfig | None = None,
+    log: Log = _quiet,
+) -> Result:
+    """Text -> offline synthetic speech with its phone timing -> Animation (audio attached)."""
+    from umo.speech.tts import synthesize
+
+    seconds: dict[str, float] = {}
+    t0 = time.perf_counter()
+    speech = synthesize(text, voice=voice, rate=rate, pitch=pitch)
+    seconds["tts"] = time.perf_counter() - t0
+    log(f"synthesised {speech.audio.size / speech.sample_rate:.2f} s of speech with voice {voice}")
+    t0 = time.perf_counter()
+    anim = RuleAnimator(config).animate(speech.audio, speech.timing, speech.sample_rate)
+    seconds["animate"] = time.perf_counter() - t0
+    log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
+    return Result(anim, speech.timing, seconds)
+
+
+def write_outputs(
+    anim: Animation, outdir: str | Path, speech: bool = False, preview: bool = True, title: str | None = None
+) -> dict[str, Path]:
+    """Writes face.csv, body.bvh, preview.html (and speech.wav) into outdir; returns their paths.
+
+    Each file is written to a temporary name and renamed, so an interrupted run never leaves a
+    half-written file under the final name.
+    """
+    from umo.formats.audio import save_wav
+    from umo.formats.bvh import write_animation_bvh
+    from umo.formats.livelink import write_livelink
+    from umo.preview.html import write_preview
+
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise UmoError(f"output path {out} exists and is not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    jobs: list[tuple[str, Callable[[Path], object]]] = [(FACE_FILE, lambda p: write_livelink(anim, p))]
+    if anim.body is not None:
+        jobs.append((BODY_FILE, lambda p: write_animation_bvh(anim, p)))
+    if speech:
+        if anim.audio is None:
+            raise UmoError("no audio to write")
+        jobs.append((SPEECH_FILE, lambda p: save_wav(p, anim.audio, anim.sample_rate)))
+    if preview:
+        jobs.append((PREVIEW_FILE, lambda p: write_preview(anim, p, title=title)))
+    paths: dict[str, Path] = {}
+    for name, write in jobs:
+        final = out / name
+        tmp = final.with_name(f".{final.stem}.partial{final.suffix}")
+        write(tmp)
+        tmp.replace(final)
+        paths[name] = final
+    return paths
