@@ -209,13 +209,35 @@ def _check_range(what: str, value: int, lo: int, hi: int) -> None:
         raise UmoError(f"{what} must be an integer in [{lo}, {hi}], got {value!r}")
 
 
+# Common names that are not espeak language codes.
+_ALIASES = {"zh": "cmn", "zh-cn": "cmn", "mandarin": "cmn"}
+
+
+def canonical_voice(voice: str) -> str:
+    """Voice aliases -> espeak names ("zh" -> "cmn"), keeping a "+variant" suffix."""
+    if not isinstance(voice, str) or not voice.strip():
+        raise UmoError("voice is empty: give a language code such as en-us, es, de or cmn")
+    base, _, variant = voice.strip().partition("+")
+    base = _ALIASES.get(base.lower(), base)
+    return f"{base}+{variant}" if variant else base
+
+
 def set_voice(voice: str) -> None:
     """Select a voice by language code or name, with an optional variant: "en-us", "en-us+f3".
 
     Call with _LOCK held (synth() does).
     """
     lib = _lib()
-    if not voice or lib.espeak_SetVoiceByName(voice.encode("utf-8")) != EE_OK:
+    voice = canonical_voice(voice)
+    if lib.espeak_SetVoiceByName(voice.encode("utf-8")) == EE_OK:
+        return
+    # Some language codes are not voice names ("en-gb" is the voice file gmw/en): select the file
+    # of the voice that declares the language, keeping the variant.
+    base, _, variant = voice.partition("+")
+    match = [v for v in list_voices() if base.lower() in (lang.lower() for lang in v.languages)]
+    if not match or lib.espeak_SetVoiceByName(
+        (match[0].identifier + (f"+{variant}" if variant else "")).encode("utf-8")
+    ) != EE_OK:
         known = ", ".join(v.language for v in list_voices()[:: max(1, len(list_voices()) // 25)])
         raise UmoError(
             f"unknown espeak voice {voice!r}: use a language code such as en-us, en-gb, es, de, fr, cmn, "
