@@ -1,0 +1,174 @@
+"""One self-contained HTML page that plays an :class:`~umo.animation.Animation` in a browser.
+
+The page needs no network: three.js (``assets/three.min.js``), the page's script and style, the
+animation and the audio are all inlined. At load time the script builds a procedural head with the
+52 ARKit morph targets (keyed by the Live Link names) and, when the animation has a body, a
+mannequin on its skeleton; a curve plot, play/pause and a scrub slider drive it, with the audio as
+the clock. ``window.umoPreview`` (``seek(t)``, ``play()``, ``pause()``, ``state()``) lets tests and
+tools check what the page shows.
+
+Data encoding (base64 in a JSON block):
+    face  (T, 52) uint8, weight * 255 (error <= 1/510)
+    head  (T, 3), eyes (T, 6) float32 radians
+    body  quaternions (x, y, z, w) int16 * 32767 for the joints that move, (T, A, 4); the still
+          joints send one float quaternion each; root (T, 3) float32 cm, or one position if still
+    audio OGG Vorbis (WAV 16-bit if the Vorbis encoder is unavailable)
+A 60 s clip at 30 fps with every upper-body joint moving and 16 kHz audio gives a page of about 2.7 MB.
+
+Head rotation: umo's animator writes the head yaw/pitch/roll into the neck chain of the body
+(``umo.animator.rules.add_head_to_body``), so the page turns the head by ``anim.head`` only when
+there is no body or the body's neck chain (Neck, Neck1, Head) never moves; otherwise it would turn
+twice.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from umo.animation import Animation
+from umo.constants import ARKIT_NAMES
+from umo.errors import UmoError
+
+# The curves drawn under the character, in the page's legend order.
+PLOT_CURVES: tuple[str, ...] = (
+    "JawOpen", "MouthClose", "MouthPucker", "MouthSmileLeft", "EyeBlinkLeft", "BrowInnerUp",
+)
+NECK_CHAIN: tuple[str, ...] = ("Neck", "Neck1", "Head")
+AUDIO_FORMATS = ("ogg", "wav")
+_STILL_EPS = 1e-6  # radians / cm: a track that varies less than this is sent once
+
+
+def write_preview(
+    anim: Animation, path: str | Path, title: str | None = None, *, audio_format: str = "ogg"
+) -> Path:
+    """Write the preview page of ``anim`` to ``path`` (parent folders are created); returns the path.
+
+    audio_format: "ogg" (Vorbis, small; plays in Chromium and Firefox) or "wav" (16-bit PCM, about
+    8x larger, plays everywhere). The audio, if any, is ``anim.audio`` at ``anim.sample_rate``.
+    """
+    path = Path(path)
+    page = preview_html(anim, title=title, audio_format=audio_format)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(page, encoding="utf-8")
+    return path
+
+
+def preview_html(anim: Animation, title: str | None = None, *, audio_format: str = "ogg") -> str:
+    """The preview page of ``anim`` as a string (see :func:`write_preview`)."""
+    if anim.num_frames == 0:
+        raise UmoError("the animation has no frames: there is nothing to preview")
+    if audio_format not in AUDIO_FORMATS:
+        raise UmoError(f"audio_format must be one of {', '.join(AUDIO_FORMATS)}, got {audio_format!r}")
+    title = title or "umo preview"
+    data = json.dumps(_page_data(anim, title, audio_format), separators=(",", ":"))
+    data = data.replace("<", "\\u003c")  # nothing in the JSON block may close the <script>
+    parts = {
+        "TITLE": html.escape(title),
+        "CSS": _asset("preview.css"),
+        "THREE": _script_safe(_asset("three.min.js")),
+        "DATA": data,
+        "JS": _script_safe(_asset("preview.js")),
+    }
+    template = _asset("preview.html")
+    # One pass, so that text inserted for one placeholder is never searched for another.
+    return re.sub(r"\{\{(TITLE|CSS|THREE|DATA|JS)\}\}", lambda m: parts[m.group(1)], template)
+
+
+def _asset(name: str) -> str:
+    return resources.files("umo.preview").joinpath("assets", name).read_text(encoding="utf-8")
+
+
+def _script_safe(js: str) -> str:
+    """Inline script text cannot contain '</script'; '<\\/' means the same inside JS strings."""
+    return re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
+
+
+def _b64(a: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
+
+
+def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle (..., 3) radians -> unit quaternions (..., 4) as x, y, z, w (three.js order)."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    theta = np.linalg.norm(rotvec, axis=-1, keepdims=True)  # (..., 1)
+    # sin(theta/2)/theta -> 1/2 as theta -> 0
+    k = np.where(theta > 1e-8, np.sin(theta / 2) / np.where(theta > 1e-8, theta, 1.0), 0.5)
+    return np.concatenate([rotvec * k, np.cos(theta / 2)], axis=-1)
+
+
+def _head_in_body(anim: Animation) -> bool:
+    """True when the body's neck chain moves, i.e. it already carries the head rotation."""
+    if anim.body is None:
+        return False
+    idx = [anim.skeleton.names.index(n) for n in NECK_CHAIN if n in anim.skeleton.names]
+    return bool(idx) and float(np.abs(anim.body[:, idx]).max()) > _STILL_EPS
+
+
+def _page_data(anim: Animation, title: str, audio_format: str) -> dict:
+    face = np.rint(np.clip(np.nan_to_num(anim.face), 0.0, 1.0) * 255).astype(np.uint8)  # (T, 52)
+    data = {
+        "version": 1,
+        "title": title,
+        "fps": float(anim.fps),
+        "numFrames": int(anim.num_frames),
+        "blendshapes": list(ARKIT_NAMES),
+        "plotCurves": list(PLOT_CURVES),
+        "face": _b64(face),
+        "head": _b64(np.nan_to_num(anim.head).astype("<f4")),
+        "eyes": _b64(np.nan_to_num(anim.eyes).astype("<f4")),
+        "applyHead": not _head_in_body(anim),
+        "skeleton": None,
+        "body": None,
+        "audio": None,
+    }
+    if anim.body is not None:
+        sk = anim.skeleton
+        data["skeleton"] = {
+            "names": list(sk.names),
+            "parents": list(sk.parents),
+            "offsets": [round(float(v), 4) for v in sk.offsets.reshape(-1)],
+        }
+        quat = rotvec_to_quat(anim.body)  # (T, J, 4)
+        # q and -q are the same rotation: keep w >= 0 so int16 tracks do not flip sign needlessly
+        quat *= np.where(quat[..., 3:] < 0, -1.0, 1.0)
+        moving = np.ptp(anim.body, axis=0).max(axis=-1) > _STILL_EPS  # (J,)
+        animated = np.flatnonzero(moving)
+        track = np.rint(quat[:, animated] * 32767).astype("<i2")  # (T, A, 4)
+        root = anim.root_pos
+        root_moves = float(np.ptp(root, axis=0).max()) > _STILL_EPS
+        data["body"] = {
+            "animated": [int(j) for j in animated],
+            "quat": _b64(track),
+            "still": [[round(float(v), 7) for v in q] for q in quat[0]],
+            "root": _b64(root.astype("<f4")) if root_moves else None,
+            "rootStill": [round(float(v), 4) for v in root[0]],
+        }
+    if anim.audio is not None and len(anim.audio) > 0:
+        mime, payload = _encode_audio(np.asarray(anim.audio, dtype=np.float32), int(anim.sample_rate), audio_format)
+        data["audio"] = {"mime": mime, "data": base64.b64encode(payload).decode("ascii")}
+    return data
+
+
+def _encode_audio(audio: np.ndarray, sample_rate: int, audio_format: str) -> tuple[str, bytes]:
+    """(S,) float32 mono -> (mime type, file bytes): OGG Vorbis, or 16-bit WAV as the fallback."""
+    import soundfile as sf
+
+    audio = np.clip(np.nan_to_num(audio), -1.0, 1.0)
+    if audio_format == "ogg":
+        buf = io.BytesIO()
+        try:
+            sf.write(buf, audio, sample_rate, format="OGG", subtype="VORBIS")
+            return "audio/ogg", buf.getvalue()
+        except (RuntimeError, TypeError, ValueError):  # libsndfile built without Vorbis
+            pass
+    buf = io.BytesIO()
+    sf.write(buf, audio, sample_rate, format="WAV", subtype="PCM_16")
+    return "audio/wav", buf.getvalue()
