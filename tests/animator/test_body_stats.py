@@ -10,7 +10,6 @@ import pytest
 from umo.animator.body_stats import (
     BEAT_FPS,
     BEAT_TAKE,
-    _read_bvh_private,
     beat_comparison,
     compare_to_real,
     format_table,
@@ -68,12 +67,6 @@ def test_resample_keeps_linear_motion():
     out = resample_positions(pos, 30.0, 15.0)
     assert out.shape == (16, 2, 3)
     np.testing.assert_allclose(np.diff(out[:, 0, 0]) * 15.0, 60.0)
-
-
-def test_private_bvh_reader_reads_beat(shared_data):
-    sk, rot = _read_bvh_private(shared_data / "beat" / f"{BEAT_TAKE}.bvh")
-    assert sk.names == SK.names  # BEAT uses the canonical joint names and order
-    assert rot.shape == (957, NUM_JOINTS, 3)  # the rows, not the header's 7669 frames
 
 
 def test_our_hand_speeds_near_the_real_take(shared_data):

@@ -123,67 +123,18 @@ def resample_positions(positions: np.ndarray, fps_from: float, fps_to: float) ->
 
 
 # --- the BEAT comparison ----------------------------------------------------------------------------
-def _read_bvh_private(path: Path) -> tuple[Skeleton, np.ndarray]:
-    """A minimal BVH reader used only when umo.formats.bvh is unavailable: (skeleton, (T, J, 3) rotvecs).
-
-    Assumes XYZ rotation channels for every joint and a 6-channel root, as in the BEAT captures.
-    """
-    from scipy.spatial.transform import Rotation
-
-    head, motion = path.read_text().split("MOTION", 1)
-    names: list[str] = []
-    parents: list[int] = []
-    offsets: list[list[float]] = []
-    stack: list[int | None] = []
-    cur: int | None = None
-    for line in head.splitlines():
-        tok = line.split()
-        if not tok:
-            continue
-        if tok[0] in ("ROOT", "JOINT"):
-            parents.append(stack[-1] if stack else -1)
-            names.append(tok[1])
-            cur = len(names) - 1
-        elif tok[0] == "End":
-            cur = None
-        elif tok[0] == "{":
-            stack.append(cur if cur is not None else -2)
-        elif tok[0] == "}":
-            stack.pop()
-        elif tok[0] == "OFFSET" and cur is not None and len(offsets) < len(names):
-            offsets.append([float(x) for x in tok[1:4]])
-    rows = [ln for ln in motion.strip().splitlines()[2:] if ln.strip()]  # trust the rows, not the header
-    data = np.array([[float(x) for x in ln.split()] for ln in rows])  # (T, 6 + 3 (J-1))
-    euler = data[:, 3:].reshape(len(data), len(names), 3)
-    rotvec = Rotation.from_euler("XYZ", euler.reshape(-1, 3), degrees=True).as_rotvec().reshape(euler.shape)
-    return Skeleton(tuple(names), tuple(parents), np.array(offsets)), rotvec
-
-
 def real_positions(bvh_path: Path, fps: float = BEAT_FPS) -> tuple[np.ndarray, Skeleton]:
     """(T, J, 3) positions of a captured take with the root held still (only the body's own motion)."""
     from umo.skeleton import forward_kinematics
 
-    try:
-        from umo.formats.bvh import read_animation_bvh
-    except ImportError:
-        read_animation_bvh = None
-    if read_animation_bvh is not None:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # BEAT's header frame count is known to be wrong
-            anim = read_animation_bvh(bvh_path, fps=fps)
-        skeleton, rot = anim.skeleton, np.array(anim.body)
-    else:
-        skeleton, rot = _read_bvh_private(bvh_path)
+    from umo.formats.bvh import read_animation_bvh
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # BEAT's header frame count and rate are known to be wrong
+        anim = read_animation_bvh(bvh_path, fps=fps)
+    skeleton, rot = anim.skeleton, np.array(anim.body)
     rot[:, 0] = 0.0  # root rotation: BEAT's is junk after frame 0
     return forward_kinematics(skeleton, rot, None)[0], skeleton
-
-
-def _read_words(path: Path):
-    try:
-        from umo.formats.textgrid import read_words
-    except ImportError:
-        return None
-    return read_words(path)
 
 
 def animate_take(wav_path: Path, textgrid_path: Path | None, fps: float = 30.0, seed: int = 0):
@@ -193,14 +144,16 @@ def animate_take(wav_path: Path, textgrid_path: Path | None, fps: float = 30.0, 
     from umo.constants import SAMPLE_RATE
     from umo.formats.audio import load_audio
     from umo.speech.prosody import compute_prosody, find_accents
-    from umo.speech.units import Timing
+    from umo.formats.textgrid import read_words
+    from umo.speech.phonemes import timing_from_words
 
     audio = load_audio(wav_path)
     n = num_frames_for(len(audio) / SAMPLE_RATE, fps)
     prosody = compute_prosody(audio, n, fps)
-    words = _read_words(textgrid_path) if textgrid_path is not None and textgrid_path.exists() else None
-    timing = Timing(words=list(words)) if words else None
-    accents = find_accents(prosody, timing)  # words only: accents from prosody, phrases from words
+    words = read_words(textgrid_path) if textgrid_path is not None and textgrid_path.exists() else None
+    # The words' phones (with lexical stress) come from espeak's phonemizer, as in `umo animate`.
+    timing = timing_from_words(words) if words else None
+    accents = find_accents(prosody, timing)
     track = animate_body(timing, prosody, accents, n, fps, np.random.default_rng(seed))
     return track, words, accents
 

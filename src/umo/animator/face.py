@@ -175,13 +175,16 @@ class FaceTrack:
 
 
 def animate_face(timing: Timing | None, prosody: Prosody, num_frames: int, fps: float,
-                 rng: np.random.Generator, cfg: FaceConfig | None = None) -> FaceTrack:
+                 rng: np.random.Generator, cfg: FaceConfig | None = None,
+                 accents: list[Accent] | None = None) -> FaceTrack:
     """Face, head and eyes for one utterance.
 
     timing: phones with times (None: audio-only, the jaw follows loudness and voicing).
     prosody: at `fps` (``compute_prosody(audio, num_frames, fps)``); its frames are padded or cut
         to num_frames.
     rng: the only source of randomness: the same seed gives the same track.
+    accents: prominent syllables (``find_accents``); computed here when not given, so that a caller
+        animating the body too can share one list.
     -> FaceTrack with face (T, 52) in [0, 1], head (T, 3), eyes (T, 6).
     """
     cfg = cfg or FaceConfig()
@@ -198,9 +201,8 @@ def animate_face(timing: Timing | None, prosody: Prosody, num_frames: int, fps: 
     timing = timing if timing is not None and timing.phones else None
 
     starts, ends, active = phrases(timing, prosody, num_frames, fps, cfg)
-    # Labels without stress marks (ARCTIC .lab) give no stressed vowels: find accents from audio.
-    has_stress = timing is not None and bool(timing.stressed_vowels())
-    accents = find_accents(prosody, timing if has_stress else None) if num_frames else []
+    if accents is None:
+        accents = find_accents(prosody, timing) if num_frames else []
 
     gaze = _gaze(num_frames, fps, starts, r_gaze, cfg)  # (T, 2) yaw, pitch
     eyes = np.zeros((num_frames, len(EYE_NAMES)))

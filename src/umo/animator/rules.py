@@ -74,7 +74,7 @@ class RuleAnimator:
         accents = find_accents(prosody, timing)
         rng = np.random.default_rng(cfg.seed)
         face_rng, body_rng = rng.spawn(2)
-        face = animate_face(timing, prosody, n, fps, face_rng, cfg.face)
+        face = animate_face(timing, prosody, n, fps, face_rng, cfg.face, accents=accents)
         body = root = None
         if cfg.body:
             track = animate_body(timing, prosody, accents, n, fps, body_rng, cfg.gestures)

@@ -113,19 +113,21 @@ class Accent:
     strength: float  # 0..1
 
 
-def find_accents(prosody: Prosody, timing: Timing | None = None, min_gap_s: float = 0.35) -> list[Accent]:
+def find_accents(prosody: Prosody, timing: Timing | None = None, min_gap_s: float = 0.3) -> list[Accent]:
     """Prominent syllables: where gestures strike and the head nods.
 
-    With a transcript, candidates are stressed vowels (their loudest frame); without, local maxima
-    of loudness in voiced speech. Strength mixes loudness and pitch excursion; candidates closer than
+    With a transcript that marks lexical stress, candidates are the stressed vowels (their loudest
+    frame); otherwise (no transcript, or one without stress such as ARCTIC labels), local maxima of
+    loudness in voiced speech. Strength mixes loudness and pitch excursion; candidates closer than
     ``min_gap_s`` keep only the stronger one.
     """
     fps = prosody.fps
     semis = prosody.f0_semitones()
     score = 0.7 * prosody.loudness + 0.3 * np.clip(semis / 6.0, 0.0, 1.0)  # (T,)
     cands: list[Accent] = []
-    if timing is not None and timing.phones:
-        for p in timing.stressed_vowels():
+    stressed = timing.stressed_vowels() if timing is not None else []
+    if stressed:
+        for p in stressed:
             a, b = int(p.start * fps), max(int(p.start * fps) + 1, int(np.ceil(p.end * fps)))
             a, b = min(a, prosody.num_frames - 1), min(b, prosody.num_frames)
             if a < 0 or a >= b:
