@@ -78,6 +78,13 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_convert(args: argparse.Namespace) -> int:
+    from umo.convert import convert
+
+    print(convert(args.input, args.output, body=args.body, audio=args.audio))
+    return 0
+
+
 def cmd_voices(args: argparse.Namespace) -> int:
     from umo.speech.tts import list_voices
 
@@ -118,6 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--language", default="en", help="language of the speech, e.g. en, es, de, cmn (default en)")
     common(p)
     p.set_defaults(func=cmd_animate)
+
+    p = sub.add_parser("convert", help="convert between animation formats (csv, bvh, json, npz, npy, html)",
+                       description="Convert an animation file. Inputs: .csv (Live Link Face), .json (BEAT ARKit "
+                                   "JSON), .npy (FACEGOOD weights), .bvh (any skeleton, retargeted onto the canonical "
+                                   "one by joint names: canonical, CMU, Mixamo-like), .npz (SMPL-X). Outputs: .csv, "
+                                   ".json, .bvh, .npz, .html (preview). Example: umo convert face.csv take.html "
+                                   "--body body.bvh --audio take.wav")
+    p.add_argument("input", type=Path)
+    p.add_argument("output", type=Path, help="the output file; its suffix picks the format")
+    p.add_argument("--body", type=Path, help="a .bvh or .npz whose body motion joins the input's face")
+    p.add_argument("--audio", type=Path, help="audio of the take: attached to a preview; its length sets the "
+                                              "frame rate of a BVH whose header is wrong")
+    p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("voices", help="list the offline voices")
     p.add_argument("--language", help="only voices whose language starts with this, e.g. en")
