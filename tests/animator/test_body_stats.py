@@ -9,7 +9,6 @@ import pytest
 
 from umo.animator.body_stats import (
     BEAT_FPS,
-    BEAT_TAKE,
     beat_comparison,
     compare_to_real,
     format_table,

@@ -38,8 +38,8 @@ from scipy.signal import bilinear, lfilter
 from umo.animation import Animation
 from umo.animator.visemes import JAW_CHANNEL_NAMES, REST, viseme_segments
 from umo.constants import ARKIT_INDEX, EYE_NAMES, NUM_BLENDSHAPES
-from umo.speech.prosody import Accent, Prosody, find_accents
-from umo.speech.units import SILENCE, VOWELS, Timing
+from umo.speech.prosody import Accent, Prosody, find_accents, speech_spans
+from umo.speech.units import VOWELS, Timing
 
 _I = ARKIT_INDEX
 
@@ -566,32 +566,7 @@ def phrases(timing: Timing | None, prosody: Prosody, num_frames: int, fps: float
     From the phones when known (pauses >= phrase_pause_s split phrases), else from loudness.
     """
     t = np.arange(num_frames) / fps
-    spans: list[tuple[float, float]] = []
-    if timing is not None:
-        for p in timing.phones:
-            if p.symbol == SILENCE:
-                continue
-            if spans and p.start - spans[-1][1] < cfg.phrase_pause_s:
-                spans[-1] = (spans[-1][0], max(spans[-1][1], p.end))
-            else:
-                spans.append((p.start, p.end))
-    else:
-        on = prosody.loudness > cfg.activity_loudness
-        i = 0
-        while i < num_frames:
-            if on[i]:
-                j = i
-                while j < num_frames and on[j]:
-                    j += 1
-                s, e = i / fps, j / fps
-                if spans and s - spans[-1][1] < cfg.phrase_pause_s:
-                    spans[-1] = (spans[-1][0], e)
-                else:
-                    spans.append((s, e))
-                i = j
-            else:
-                i += 1
-        spans = [sp for sp in spans if sp[1] - sp[0] >= 0.1]
+    spans = speech_spans(timing, prosody, cfg.phrase_pause_s, cfg.activity_loudness, min_len_s=0.1)
     active = np.zeros(num_frames, dtype=bool)
     for s, e in spans:
         active |= (t >= s) & (t < e)

@@ -47,8 +47,8 @@ from umo.animator.handshapes import (
 from umo.animator.idle import SPINE_JOINTS, SPINE_SHARE, IdleConfig, idle_motion
 from umo.constants import JOINT_INDEX, NUM_JOINTS
 from umo.skeleton import canonical_skeleton, matrix_to_rotvec, rest_root_position, rotvec_to_matrix
-from umo.speech.prosody import Accent, Prosody
-from umo.speech.units import SILENCE, Timing
+from umo.speech.prosody import Accent, Prosody, speech_spans
+from umo.speech.units import Timing
 
 HANDS = ("right", "left")
 KINDS = ("down_beat", "sweep", "offer")  # stroke directions: down-beat, outward sweep, palm-up offer
@@ -210,39 +210,9 @@ class _Key:
 
 
 # --- phrases ------------------------------------------------------------------------------------
-def _merge(intervals: list[tuple[float, float]], pause_s: float, min_len: float) -> list[tuple[float, float]]:
-    out: list[list[float]] = []
-    for a, b in sorted(intervals):
-        if out and a - out[-1][1] <= pause_s:
-            out[-1][1] = max(out[-1][1], b)
-        else:
-            out.append([a, b])
-    return [(a, b) for a, b in out if b - a >= min_len]
-
-
 def find_phrases(timing: Timing | None, prosody: Prosody, cfg: GestureConfig = GestureConfig()) -> list[tuple[float, float]]:
-    """Speech between pauses longer than ``cfg.pause_s``: from the transcript's words (or non-silent
-    phones) when there is one, else from prosody loudness. Returns sorted (start, end) seconds."""
-    if timing is not None and (timing.words or timing.phones):
-        if timing.words:
-            spans = [(w.start, w.end) for w in timing.words if w.text.strip()]
-        else:
-            spans = [(p.start, p.end) for p in timing.phones if p.symbol != SILENCE]
-        return _merge(spans, cfg.pause_s, cfg.min_phrase_s)
-    speech = prosody.loudness > cfg.silence_loudness  # (T,)
-    spans = []
-    k = 0
-    n = len(speech)
-    while k < n:
-        if speech[k]:
-            j = k
-            while j < n and speech[j]:
-                j += 1
-            spans.append((k / prosody.fps, j / prosody.fps))
-            k = j
-        else:
-            k += 1
-    return _merge(spans, cfg.pause_s, cfg.min_phrase_s)
+    """Gesture phrases: speech between pauses longer than ``cfg.pause_s`` (sorted (start, end) seconds)."""
+    return speech_spans(timing, prosody, cfg.pause_s, cfg.silence_loudness, cfg.min_phrase_s)
 
 
 # --- trajectories ---------------------------------------------------------------------------------

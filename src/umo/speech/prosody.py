@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from umo.constants import SAMPLE_RATE
-from umo.speech.units import Timing
+from umo.speech.units import SILENCE, Timing
 
 F0_MIN = 60.0  # Hz: lowest pitch searched (deep male voice)
 F0_MAX = 400.0  # Hz: highest pitch searched
@@ -146,3 +146,31 @@ def find_accents(prosody: Prosody, timing: Timing | None = None, min_gap_s: floa
         if all(abs(c.time - k.time) >= min_gap_s for k in kept):
             kept.append(c)
     return sorted(kept, key=lambda a: a.time)
+
+
+def speech_spans(
+    timing: Timing | None, prosody: Prosody, pause_s: float, silence_loudness: float = 0.08, min_len_s: float = 0.1
+) -> list[tuple[float, float]]:
+    """Phrases: runs of speech separated by pauses longer than ``pause_s``; sorted (start, end) seconds.
+
+    From the transcript when there is one (its words, else its non-silent phones), else from the
+    audio: frames whose loudness exceeds ``silence_loudness``. Runs shorter than ``min_len_s``
+    (clicks, breaths) are dropped. The face (blinks, gaze) and the body (gesture units) each call
+    this with their own pause length.
+    """
+    if timing is not None and (timing.words or timing.phones):
+        if timing.words:
+            spans = [(w.start, w.end) for w in timing.words if w.text.strip()]
+        else:
+            spans = [(p.start, p.end) for p in timing.phones if p.symbol != SILENCE]
+    else:
+        speech = np.concatenate([[False], prosody.loudness > silence_loudness, [False]])
+        edges = np.flatnonzero(np.diff(speech.astype(np.int8)))  # starts and ends alternate
+        spans = [(a / prosody.fps, b / prosody.fps) for a, b in zip(edges[::2], edges[1::2])]
+    merged: list[list[float]] = []
+    for a, b in sorted(spans):
+        if merged and a - merged[-1][1] <= pause_s:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged if b - a >= min_len_s]
