@@ -35,11 +35,6 @@ def _quiet(_: str) -> None:
     pass
 
 
-def language_of(voice_or_language: str) -> str:
-    """'en-us', 'en-gb+f3', 'en' -> 'en'; 'cmn' -> 'cmn'; 'es-419' -> 'es'."""
-    return voice_or_language.split("+")[0].split("-")[0].lower()
-
-
 def load_timing(
     audio: np.ndarray,
     transcript: str | Path | None = None,
