@@ -151,3 +151,21 @@ UPPER_BODY_JOINTS: tuple[str, ...] = tuple(
 FINGER_JOINTS: tuple[str, ...] = tuple(
     n for n in JOINT_NAMES if any(f in n for f in ("Thumb", "Index", "Middle", "Ring", "Pinky"))
 )
+
+# --- the learned model's motion layout --------------------------------------------------------
+# The model works at one rate and on three regions, each a flat vector per frame (see umo.data.motion).
+MODEL_FPS = 30  # frames per second of the model; other rates are resampled at the edges
+SAMPLES_PER_FRAME = SAMPLE_RATE / MODEL_FPS  # 533.33: a window of T frames holds T * 1600 / 3 samples
+# face region: 52 blendshapes, then head yaw/pitch/roll, then the 6 eye angles (radians)
+FACE_REGION_DIM = NUM_BLENDSHAPES + len(HEAD_NAMES) + len(EYE_NAMES)  # 61
+# body region: spine, shoulders, arms and wrists (the neck chain follows the head, which is in the
+# face region; root and legs stay at rest), local axis-angle, 3 per joint
+BODY_REGION_JOINTS: tuple[str, ...] = (
+    "Spine", "Spine1", "Spine2", "Spine3",
+    "RightShoulder", "RightArm", "RightForeArm", "RightHand",
+    "LeftShoulder", "LeftArm", "LeftForeArm", "LeftHand",
+)
+BODY_REGION_DIM = 3 * len(BODY_REGION_JOINTS)  # 36
+HAND_REGION_JOINTS: tuple[str, ...] = FINGER_JOINTS  # 46 finger joints, both hands
+HAND_REGION_DIM = 3 * len(HAND_REGION_JOINTS)  # 138
+REGION_DIMS: dict[str, int] = {"face": FACE_REGION_DIM, "body": BODY_REGION_DIM, "hands": HAND_REGION_DIM}
