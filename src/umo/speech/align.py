@@ -20,6 +20,7 @@ import soxr
 
 from umo.constants import FEATURE_RATE, HOP_LENGTH, SAMPLE_RATE
 from umo.errors import UmoError
+from umo.formats.audio import prepare_audio
 from umo.speech import espeak
 from umo.speech.phonemes import _word_text, language_of, phonemize_words, require_text, timing_from_events
 from umo.speech.units import SILENCE, VOWELS, Phone, Timing, Word
@@ -48,21 +49,6 @@ def _tokens(text: str) -> list[str]:
     return out
 
 
-def _prepare_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """(S,) float at sample_rate -> (S',) float32 at SAMPLE_RATE."""
-    audio = np.asarray(audio)
-    if audio.ndim != 1:
-        raise UmoError(f"audio must be mono, shape (samples,), got shape {audio.shape}: mix the channels down first")
-    if not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise UmoError(f"sample_rate must be a positive integer, got {sample_rate!r}")
-    if np.issubdtype(audio.dtype, np.integer):
-        audio = audio.astype(np.float32) / float(np.iinfo(audio.dtype).max + 1)
-    audio = audio.astype(np.float32)
-    if sample_rate != SAMPLE_RATE:
-        audio = soxr.resample(audio, sample_rate, SAMPLE_RATE).astype(np.float32)
-    return audio
-
-
 def align_transcript(
     audio: np.ndarray,
     text: str,
@@ -79,7 +65,7 @@ def align_transcript(
     require_text(text)
     if method not in METHODS:
         raise UmoError(f"unknown alignment method {method!r}: use one of {', '.join(METHODS)}")
-    audio = _prepare_audio(audio, sample_rate)
+    audio = prepare_audio(audio, sample_rate)  # (S,) float32 mono at SAMPLE_RATE
     voice = "en-us" if language.lower() in ("en", "en-us", "english") else espeak.canonical_voice(language)
     words = _tokens(text)
     if not words:
