@@ -139,6 +139,11 @@ def build_parser() -> argparse.ArgumentParser:
                                               "frame rate of a BVH whose header is wrong")
     p.set_defaults(func=cmd_convert)
 
+    from umo.eval.cli import add_bench_parser, add_eval_parser
+
+    add_eval_parser(sub)
+    add_bench_parser(sub)
+
     p = sub.add_parser("voices", help="list the offline voices")
     p.add_argument("--language", help="only voices whose language starts with this, e.g. en")
     p.set_defaults(func=cmd_voices)

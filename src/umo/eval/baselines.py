@@ -1,0 +1,171 @@
+"""Animators by name (what ``umo eval`` and ``umo bench`` compare) and the reference baselines.
+
+Animator configurations, by name (``NAME[@FPS]``):
+    rules       the rule-based animator with the transcript's timing (lip sync by visemes)
+    loudness    the rule-based animator without a transcript: the jaw follows loudness
+    model:PATH  the learned model (umo.models.UmoModel) from a checkpoint (.safetensors)
+    model:tiny  a model preset with untrained weights: for speed only (also model:default)
+``@60`` picks the frame rate (default 30). Each has an :class:`AnimatorSpec`: how to animate a whole
+clip offline, and how to stream it where a streaming path exists (the rule animator has none).
+
+Baselines made from the ground truth of the take being scored:
+    neutral face   all 52 weights at 0
+    still pose     the capture's middle frame, held
+    shifted real   the capture itself, circularly shifted by half its length: real motion and
+                   real dynamics, but not aligned with this speech
+
+Dimension letters: T frames, S samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from umo.animation import Animation
+from umo.constants import MODEL_FPS, SAMPLE_RATE
+from umo.errors import UmoError
+from umo.speech.units import Timing
+
+OFFLINE_ONLY = "offline only"
+
+
+@dataclass
+class AnimatorSpec:
+    name: str  # as asked for, e.g. "rules@60"
+    description: str
+    fps: float
+    needs_transcript: bool
+    animate: Callable[[np.ndarray, Timing | None], Animation]  # (audio (S,) at SAMPLE_RATE, timing) -> Animation
+    # A fresh streaming session: an object with push(chunk (S,)) -> frames produced, and flush().
+    # None where the animator only works on whole clips.
+    stream: Callable[[], Any] | None = None
+    lookahead_s: float | None = None  # audio after a frame that the frame waits for (streaming)
+    chunk_s: float | None = None  # audio per push (streaming)
+    threads_via_torch: bool = False  # set torch's thread count too when benchmarking
+
+    @property
+    def latency(self) -> str:
+        """Algorithmic latency from the configuration (not measured): lookahead + one chunk."""
+        if self.stream is None:
+            return OFFLINE_ONLY
+        total = (self.lookahead_s or 0.0) + (self.chunk_s or 0.0)
+        return f"{1000 * total:.0f} ms (lookahead {1000 * (self.lookahead_s or 0):.0f} + chunk {1000 * (self.chunk_s or 0):.0f})"
+
+
+def _split_fps(spec: str) -> tuple[str, int | None]:
+    if "@" in spec:
+        base, fps = spec.rsplit("@", 1)
+        if not fps.isdigit():
+            raise UmoError(f"animator {spec!r}: the part after @ must be a frame rate, e.g. rules@60")
+        return base, int(fps)
+    return spec, None
+
+
+def _rules(name: str, fps: int, transcript: bool) -> AnimatorSpec:
+    from umo.animator.rules import RuleAnimator, RuleAnimatorConfig
+
+    animator = RuleAnimator(RuleAnimatorConfig(fps=fps))
+
+    def animate(audio: np.ndarray, timing: Timing | None) -> Animation:
+        if transcript and timing is None:
+            raise UmoError(f"{name} needs a transcript (TextGrid, .lab or .txt)")
+        return animator.animate(audio, timing if transcript else None)
+
+    what = "rule-based animator with the transcript" if transcript else "loudness-driven jaw (rules, no transcript)"
+    return AnimatorSpec(name, f"{what}, {fps} fps", fps, transcript, animate)
+
+
+STREAM_CHUNK_S = 0.02  # audio per push when benchmarking a streaming animator: a typical microphone buffer
+FEATURE_HOP_S = 0.01  # the model's audio features advance by 10 ms: a frame may wait up to one hop
+
+
+def _model(name: str, what: str, fps: int | None) -> AnimatorSpec:
+    """model:PATH (a checkpoint or inference .safetensors) or model:PRESET (untrained: speed only)."""
+    try:
+        from umo.models import PRESETS, UmoModel, get_config
+    except ImportError as e:
+        raise UmoError(f"{name}: the learned model is not available in this install ({e})") from None
+    from umo.data.motion import regions_to_animation
+
+    if what in PRESETS:
+        model, label = UmoModel(get_config(what)).eval(), f"model preset {what!r}, untrained weights (speed only)"
+    else:
+        path = Path(what)
+        if not path.is_file():
+            raise UmoError(f"{name}: no checkpoint at {path} (or name a preset: {', '.join(sorted(PRESETS))})")
+        from umo.training.checkpoint import load_checkpoint
+
+        model, _ = load_checkpoint(path)
+        label = f"learned model {path.name}"
+    cfg = model.cfg
+    rate = fps or MODEL_FPS
+
+    def to_anim(regions, audio) -> Animation:
+        regions = {k: np.asarray(v.detach().cpu() if hasattr(v, "detach") else v) for k, v in regions.items()}
+        anim = regions_to_animation(regions, fps=MODEL_FPS, audio=audio)
+        if rate != MODEL_FPS:
+            from umo.eval.align import resample
+
+            anim = resample(anim, np.arange(int(np.floor((anim.num_frames - 1) / MODEL_FPS * rate)) + 1) / rate)
+        return anim
+
+    def animate(audio: np.ndarray, timing: Timing | None) -> Animation:
+        return to_anim(model.generate(audio), audio)
+
+    return AnimatorSpec(
+        name, f"{label}, {rate} fps", rate, False, animate, stream=lambda: model.stream(),
+        lookahead_s=cfg.lookahead_frames / MODEL_FPS + FEATURE_HOP_S, chunk_s=STREAM_CHUNK_S,
+        threads_via_torch=True,
+    )
+
+
+def get_animator(spec: str) -> AnimatorSpec:
+    """An animator configuration by name: rules, loudness, model:PATH, each with an optional @FPS."""
+    base, fps = _split_fps(spec)
+    if base.startswith("model:"):
+        return _model(spec, base[len("model:"):], fps)
+    if base == "rules":
+        return _rules(spec, fps or 30, transcript=True)
+    if base == "loudness":
+        return _rules(spec, fps or 30, transcript=False)
+    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, model:PATH or model:PRESET (optionally @FPS, e.g. rules@60)")
+
+
+ANIMATOR_NAMES = ("rules", "loudness", "model:PATH", "model:PRESET")
+
+
+# --- baselines from the ground truth -----------------------------------------------------------------
+def neutral_face(num_frames: int, fps: float) -> Animation:
+    """A still neutral face (no body)."""
+    return Animation.neutral(num_frames, fps, with_body=False)
+
+
+def still_pose(real: Animation) -> Animation:
+    """The capture's middle frame held for its whole length (neutral face)."""
+    t = real.num_frames
+    mid = t // 2
+    return real.copy(
+        face=np.zeros_like(real.face), head=np.zeros_like(real.head), eyes=np.zeros_like(real.eyes),
+        body=None if real.body is None else np.repeat(real.body[mid:mid + 1], t, axis=0),
+        root_pos=None if real.root_pos is None else np.repeat(real.root_pos[mid:mid + 1], t, axis=0),
+        timecodes=None,
+    )
+
+
+def shifted_real(real: Animation, fraction: float = 0.5) -> Animation:
+    """The capture circularly shifted by ``fraction`` of its length: real but unaligned."""
+    k = int(round(fraction * real.num_frames))
+
+    def roll(x):
+        return None if x is None else np.roll(x, k, axis=0)
+
+    return real.copy(face=roll(real.face), head=roll(real.head), eyes=roll(real.eyes), body=roll(real.body),
+                     root_pos=roll(real.root_pos), timecodes=None)
+
+
+def audio_seconds(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> float:
+    return len(audio) / sample_rate

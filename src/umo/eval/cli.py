@@ -1,0 +1,140 @@
+"""``umo eval`` and ``umo bench``: argument parsing over umo.eval.suite and umo.eval.bench.
+
+umo.cli calls :func:`add_eval_parser` and :func:`add_bench_parser` on its subparsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from umo.errors import UmoError
+
+EVAL_HELP = """\
+Score animation against ground truth, beside baselines computed in the same run.
+
+  umo eval PRED GT [--audio WAV] [--transcript FILE] [--out DIR]
+  umo eval --suite DIR            cases listed in DIR/suite.toml or suite.json
+  umo eval --suite real           the held-out real clips (FACEGOOD 1114_3_16; BEAT 2_scott_0_1_1
+                                  from ../shared/data when present)
+
+PRED and GT: .csv (Live Link Face), .json (BEAT ARKit), .npy (FACEGOOD), .bvh (any skeleton), .npz
+(SMPL-X). Both are resampled onto GT's frame times over the time both cover (never assuming equal
+frame counts); the overlap is reported. Face is scored on the channels GT holds; body after forward
+kinematics in shoulder widths. --candidate runs an animator on the audio as another system: rules,
+loudness, model:PATH (optionally @FPS). Baselines: loudness jaw, neutral face, still pose, the
+capture shifted by half its length.
+"""
+
+BENCH_HELP = """\
+Speed of animator configurations: compute per frame, real-time factor, peak memory, on one and two
+threads (a fresh process per setting), the median of repeated runs after a warm-up; process
+start-up time separately; algorithmic latency from the configuration.
+
+  umo bench                        rules, rules@60, loudness
+  umo bench rules --vs loudness    ratios of rules' numbers to loudness's, measured in the same run
+"""
+
+
+def _log(msg: str) -> None:
+    print(f"umo: {msg}", file=sys.stderr)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from umo.eval import suite as S
+
+    candidates = tuple(args.candidate or ())
+    skipped: list[str] = []
+    if args.suite is not None:
+        if args.pred is not None:
+            raise UmoError("give either PRED GT or --suite, not both")
+        if args.suite == "real":
+            cases, skipped = S.real_suite(candidates or ("rules",))
+        else:
+            cases = S.load_suite(Path(args.suite), candidates)
+    else:
+        if args.pred is None or args.gt is None:
+            raise UmoError("give PRED and GT files (or --suite DIR, or --suite real)")
+        cases = [S.Case(name=args.name or Path(args.pred).stem, audio=args.audio, transcript=args.transcript,
+                        language=args.language, gt=args.gt, pred=args.pred, pred_body=args.pred_body,
+                        candidates=candidates, baselines=not args.no_baselines)]
+    results = S.run(cases, args.out, plots=not args.no_plots, log=_log)
+    print(S.format_tables(results))
+    for s in skipped:
+        print(f"skipped: {s}")
+    print()
+    print(S.LEGEND)
+    if args.out is not None:
+        print(f"\nwrote {args.out / 'results.json'} and plots in {args.out}")
+    return 0
+
+
+def add_eval_parser(subparsers) -> argparse.ArgumentParser:
+    p = subparsers.add_parser("eval", help="score animation against ground truth and baselines",
+                              description=EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("pred", nargs="?", type=Path, help="the animation to score")
+    p.add_argument("gt", nargs="?", type=Path, help="the ground truth (its face and/or body)")
+    p.add_argument("--suite", help="a folder with suite.toml/suite.json, or 'real'")
+    p.add_argument("--audio", type=Path, help="the take's audio (onsets, envelope, animator candidates)")
+    p.add_argument("--transcript", type=Path, help="TextGrid, .lab or .txt (lets the rules candidate run)")
+    p.add_argument("--language", default="en", help="language of the speech (default en)")
+    p.add_argument("--pred-body", type=Path, help="a body file (.bvh) joining a face-only PRED")
+    p.add_argument("--candidate", action="append", metavar="NAME",
+                   help="an animator to run on the audio and score: rules, loudness, model:PATH, @FPS (repeatable)")
+    p.add_argument("--name", help="case name in the table (default: PRED's stem)")
+    p.add_argument("--no-baselines", action="store_true", help="score only PRED and the candidates")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("-o", "--out", type=Path, help="write results.json and PNG plots here")
+    p.set_defaults(func=cmd_eval)
+    return p
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from umo.eval import bench as B
+
+    configs = list(args.configs or B.DEFAULT_CONFIGS)
+    if args.vs and args.vs not in configs:
+        configs.append(args.vs)
+    report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
+                         transcript=args.transcript, log=_log)
+    print(B.format_report(report, vs=args.vs))
+    if args.out is not None:
+        B.write_json(report, args.out)
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def add_bench_parser(subparsers) -> argparse.ArgumentParser:
+    from umo.eval.bench import DEFAULT_CONFIGS, DEFAULT_REPEATS
+
+    p = subparsers.add_parser("bench", help="speed of animator configurations",
+                              description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("configs", nargs="*", metavar="CONFIG",
+                   help=f"animator names (default: {' '.join(DEFAULT_CONFIGS)}); model:PATH once the model exists")
+    p.add_argument("--vs", metavar="CONFIG", help="report each figure as a ratio to this configuration's")
+    p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="thread counts (default 1 2)")
+    p.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help=f"timed runs after one warm-up (default {DEFAULT_REPEATS})")
+    p.add_argument("--audio", type=Path, help="speech to animate (default: the bundled ARCTIC a0009, 3.4 s)")
+    p.add_argument("--transcript", type=Path, help="its transcript (default: the bundled phone labels)")
+    p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
+    p.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry (``python -m umo.eval.cli eval ...``) until umo.cli wires these in."""
+    parser = argparse.ArgumentParser(prog="umo")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_eval_parser(sub)
+    add_bench_parser(sub)
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except UmoError as e:
+        print(f"umo: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""Animator registry and ground-truth baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from umo.animation import Animation
+from umo.errors import UmoError
+from umo.eval.baselines import OFFLINE_ONLY, get_animator, neutral_face, shifted_real, still_pose
+
+
+def test_registry_names():
+    r = get_animator("rules")
+    assert r.fps == 30 and r.needs_transcript and r.latency == OFFLINE_ONLY
+    assert get_animator("rules@60").fps == 60
+    assert not get_animator("loudness").needs_transcript
+    with pytest.raises(UmoError, match="unknown animator"):
+        get_animator("magic")
+    with pytest.raises(UmoError):
+        get_animator("rules@fast")
+
+
+def test_model_preset_plugs_in(fixtures):
+    pytest.importorskip("umo.models")
+    from umo.formats.audio import load_audio
+
+    spec = get_animator("model:tiny")
+    assert spec.stream is not None and spec.latency != OFFLINE_ONLY
+    anim = spec.animate(load_audio(fixtures / "arctic_a0009.wav")[:16000], None)
+    assert anim.fps == 30 and anim.num_frames == 30 and anim.body is not None
+    with pytest.raises(UmoError, match="no checkpoint"):
+        get_animator("model:/nonexistent.safetensors")
+
+
+def test_loudness_and_rules_animate(fixtures):
+    from umo.formats.audio import load_audio
+    from umo.pipeline import load_timing
+
+    audio = load_audio(fixtures / "arctic_a0009.wav")
+    loud = get_animator("loudness").animate(audio, None)
+    assert loud.num_frames > 0 and loud.face[:, 17].max() > 0.1  # the jaw moves
+    with pytest.raises(UmoError, match="transcript"):
+        get_animator("rules").animate(audio, None)
+    timing = load_timing(audio, transcript=fixtures / "arctic_a0009_phone.lab")
+    assert get_animator("rules@60").animate(audio, timing).fps == 60
+
+
+def test_ground_truth_baselines():
+    a = Animation.neutral(10, 30)
+    a.face[:, 17] = np.arange(10) / 10
+    a.body[:, 20, 0] = np.arange(10) / 10
+    s = shifted_real(a)
+    assert np.allclose(s.face[:, 17], np.roll(a.face[:, 17], 5)) and np.allclose(s.body[:, 20, 0], np.roll(a.body[:, 20, 0], 5))
+    still = still_pose(a)
+    assert np.allclose(still.body, a.body[5]) and not still.face.any()
+    assert neutral_face(7, 60).num_frames == 7 and neutral_face(7, 60).body is None
