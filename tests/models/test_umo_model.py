@@ -1,0 +1,115 @@
+"""UmoModel behaviour: shapes for every preset, causality with a bounded lookahead, seeded
+determinism, training-path == incremental-path consistency, parameter budgets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from umo.constants import REGION_DIMS
+from umo.formats.audio import load_audio
+from umo.models import PRESETS, UmoModel, get_config
+from umo.models.backbone import TOKENS_PER_STEP
+from umo.models.features import samples_needed
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Small-tensor inference is fastest (and not at the mercy of a busy machine) on one thread."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def speech() -> torch.Tensor:
+    return torch.from_numpy(load_audio(FIXTURES / "arctic_a0007.wav")[:32000])  # 2 s
+
+
+def tiny(**kw) -> UmoModel:
+    torch.manual_seed(0)
+    return UmoModel(get_config("tiny", **kw)).eval()
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_generate_shapes_every_preset(name, speech):
+    model = UmoModel(get_config(name)).eval()
+    for n in (0, 1, 533, 534, 16000, 17777):
+        out = model.generate(speech[:n] if n <= speech.numel() else torch.zeros(n))
+        t = int(np.ceil(n / 16000 * 30))
+        assert {r: tuple(v.shape) for r, v in out.items()} == {r: (t, d) for r, d in REGION_DIMS.items()}
+        assert all(torch.isfinite(v).all() for v in out.values())
+
+
+def test_preset_budgets():
+    assert UmoModel(get_config("tiny")).num_parameters() < 300_000
+    default = UmoModel(get_config("default"))
+    assert default.num_parameters() * 4 <= 20e6  # float32 weights <= 20 MB
+
+
+@pytest.mark.parametrize("lookahead,stride", [(0, 1), (2, 2), (4, 4), (2, 4), (0, 2)])
+def test_causal_with_bounded_lookahead(speech, lookahead, stride):
+    model = tiny(lookahead_frames=lookahead, keyframe_stride=stride)
+    base = model.generate(speech, seed=3)
+    for t in (0, 9, 40):
+        cut = samples_needed(t, lookahead)  # frames <= t may read samples < cut only
+        changed = speech.clone()
+        changed[cut:] = torch.randn(changed.numel() - cut) * 0.3
+        out = model.generate(changed, seed=3)
+        for r in REGION_DIMS:
+            assert torch.allclose(out[r][: t + 1], base[r][: t + 1], atol=1e-5), (r, t)
+        # the bound is tight: the frame at t + 1 may see those samples, and the output does change later
+        assert any(not torch.allclose(out[r][t + 1:], base[r][t + 1:], atol=1e-3) for r in REGION_DIMS)
+
+
+def test_seeded_generation_is_deterministic(speech):
+    model = tiny()
+    a, b = model.generate(speech, seed=5), model.generate(speech, seed=5)
+    c = model.generate(speech, seed=6)
+    assert all(torch.equal(a[r], b[r]) for r in REGION_DIMS)
+    assert any(not torch.allclose(a[r], c[r]) for r in REGION_DIMS)  # temperature > 0: seeds matter
+
+
+def test_phones_change_generation(speech):
+    model = tiny()
+    t = 60
+    a = model.generate(speech, phones=torch.full((t,), 5))
+    b = model.generate(speech, phones=None)
+    assert any(not torch.allclose(a[r], b[r]) for r in REGION_DIMS)
+
+
+def test_teacher_forced_backbone_equals_kv_cache_steps():
+    """Training's parallel pass (sliding-window mask) == inference's step-by-step bounded KV cache."""
+    model = tiny(window_steps=3)
+    bb = model.backbone
+    n_steps = 9  # longer than the window, so the cache has to slide
+    x = torch.randn(1, n_steps * TOKENS_PER_STEP, model.cfg.d_model)
+    types = model.token_types.repeat(n_steps)
+    with torch.no_grad():
+        full, _ = bb(x, types)
+        cache = bb.init_cache()
+        steps = [bb.step(x[:, s * TOKENS_PER_STEP:(s + 1) * TOKENS_PER_STEP], model.token_types, cache)
+                 for s in range(n_steps)]
+    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
+    assert cache.keys[0].shape[2] == (3 - 1) * TOKENS_PER_STEP
+
+
+def test_get_config_json_and_errors(tmp_path):
+    p = tmp_path / "m.json"
+    p.write_text('{"preset": "tiny", "keyframe_stride": 4}')
+    cfg = get_config(str(p))
+    assert cfg.keyframe_stride == 4 and cfg.d_model == get_config("tiny").d_model
+    assert get_config("tiny", lookahead_frames=4).lookahead_frames == 4
+    from umo.errors import UmoError
+
+    with pytest.raises(UmoError):
+        get_config("huge")
+    with pytest.raises(UmoError):
+        get_config("tiny", moe_top_k=9)
+    assert type(cfg).from_dict(cfg.to_dict()) == cfg
