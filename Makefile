@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.umo-installed
 DEMO_TEXT := $(shell cat examples/hello.txt)
 
-.PHONY: demo test install clean
+.PHONY: demo test install clean train-default
 
 install: $(STAMP)
 
@@ -28,6 +28,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	bash scripts/install-browser.sh
 	$(BIN)/python -m pytest -q
+
+# The bundled model: synthetic corpus + FACEGOOD takes -> stages 1, 2, 3 -> src/umo/models/weights/.
+# Resumable (run again to continue). See scripts/train_default.sh for GPU scaling.
+train-default: $(STAMP)
+	bash scripts/train_default.sh
 
 clean:
 	rm -rf out .pytest_cache

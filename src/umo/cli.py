@@ -144,6 +144,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(sub)
     add_bench_parser(sub)
 
+    from umo.training.cli import add_data_parser, add_export_parser, add_train_parser
+
+    add_train_parser(sub)
+    add_export_parser(sub)
+    add_data_parser(sub)
+
     p = sub.add_parser("voices", help="list the offline voices")
     p.add_argument("--language", help="only voices whose language starts with this, e.g. en")
     p.set_defaults(func=cmd_voices)
