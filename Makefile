@@ -22,8 +22,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/umo say "$(DEMO_TEXT)" -o out/say
 	$(BIN)/umo animate tests/fixtures/jfk.flac --transcript examples/jfk.txt -o out/jfk
+	$(BIN)/umo animate tests/fixtures/facegood/1114_3_16.wav -o out/audio-only
 	@echo
-	@echo "Open out/say/preview.html and out/jfk/preview.html in a browser."
+	@echo "Open out/say/preview.html, out/jfk/preview.html and out/audio-only/preview.html in a browser."
 
 test: $(STAMP)
 	bash scripts/install-browser.sh

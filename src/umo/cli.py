@@ -25,8 +25,8 @@ Transcripts (optional, for lip sync):
                                 bundled US-English acoustic model (words and phones);
                                 other languages: espeak synthesises the text and the two are
                                 aligned by dynamic time warping on spectral features
-Without a transcript the mouth follows loudness only (no lip shapes): a learned audio-only model
-comes in a later release.
+Without a transcript the bundled learned model animates from the audio alone (any voice, any
+language); with one, the rule-based animator uses the exact phone timing (--animator chooses).
 """
 
 
@@ -60,7 +60,8 @@ def cmd_say(args: argparse.Namespace) -> int:
     from umo.pipeline import say, write_outputs
 
     started = time.perf_counter()
-    result = say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch, config=_config(args), log=_log)
+    result = say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch, config=_config(args), log=_log,
+                 animator=args.animator, weights=args.model)
     paths = write_outputs(result.animation, args.output, speech=True, preview=not args.no_preview,
                           title=args.text[:80])
     _report(paths, started)
@@ -72,7 +73,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     result = animate_file(args.audio, transcript=args.transcript, text=args.text, language=args.language,
-                          config=_config(args), log=_log)
+                          config=_config(args), log=_log, animator=args.animator, weights=args.model)
     paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name)
     _report(paths, started)
     return 0
@@ -99,12 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="umo", description="Speech to a talking, gesturing 3D character.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def common(p: argparse.ArgumentParser) -> None:
+    def common(p: argparse.ArgumentParser, default_animator: str) -> None:
         p.add_argument("-o", "--output", required=True, type=Path, help="output folder (created if missing)")
         p.add_argument("--fps", type=_fps, default=DEFAULT_FPS, help=f"frames per second (default {DEFAULT_FPS}; 60 on request)")
         p.add_argument("--seed", type=int, default=0, help="random seed for blinks, gaze and gesture choices")
         p.add_argument("--no-body", action="store_true", help="face and head only: no body.bvh")
         p.add_argument("--no-preview", action="store_true", help="do not write preview.html")
+        p.add_argument("--animator", choices=("auto", "rules", "model"), default=default_animator,
+                       help="rules: visemes from phone timing; model: the learned model (audio, + phones when "
+                            "known); auto: the model without a transcript, the rules with one "
+                            f"(default {default_animator})")
+        p.add_argument("--model", type=Path, help="learned model weights (default: the bundled model)")
 
     p = sub.add_parser("say", help="synthesise speech from text offline and animate it",
                        description="Synthesise TEXT offline (espeak-ng) and animate it: writes speech.wav, "
@@ -113,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--voice", default="en-us", help="espeak-ng voice, e.g. en-us, en-gb, en-us+f3, es, de, cmn (see `umo voices`)")
     p.add_argument("--rate", type=int, default=175, help="speaking rate, words per minute (80-450)")
     p.add_argument("--pitch", type=int, default=50, help="base pitch, 0-99")
-    common(p)
+    common(p, "rules")
     p.set_defaults(func=cmd_say)
 
     p = sub.add_parser("animate", help="animate a speech file", description=ANIMATE_HELP,
@@ -123,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--transcript", type=Path, help="FILE.TextGrid, FILE.lab or FILE.txt (see above)")
     g.add_argument("--text", help="the words spoken, as plain text")
     p.add_argument("--language", default="en", help="language of the speech, e.g. en, es, de, cmn (default en)")
-    common(p)
+    common(p, "auto")
     p.set_defaults(func=cmd_animate)
 
     p = sub.add_parser("convert", help="convert between animation formats (csv, bvh, json, npz, npy, html)",

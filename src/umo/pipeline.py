@@ -93,6 +93,36 @@ class Result:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each stage
 
 
+ANIMATORS = ("auto", "rules", "model")
+
+
+def choose_animator(animator: str, timing: Timing | None, weights: str | Path | None) -> str:
+    """"auto": the learned model for audio alone, the rule-based animator when phone timing is known
+    (it is the model's teacher and has exact timing); "rules" or "model" when asked."""
+    from umo.inference import default_weights_available
+
+    if animator not in ANIMATORS:
+        raise UmoError(f"unknown animator {animator!r}: use one of {', '.join(ANIMATORS)}")
+    if animator != "auto":
+        return animator
+    if timing is not None:
+        return "rules"
+    return "model" if weights is not None or default_weights_available() else "rules"
+
+
+def run_animator(
+    which: str, audio: np.ndarray, timing: Timing | None, config: RuleAnimatorConfig | None,
+    weights: str | Path | None = None,
+) -> Animation:
+    config = config or RuleAnimatorConfig()
+    if which == "rules":
+        return RuleAnimator(config).animate(audio, timing)
+    from umo.inference import ModelAnimator
+
+    anim = ModelAnimator(weights, fps=config.fps, seed=config.seed).animate(audio, timing)
+    return anim if config.body else anim.copy(body=None, root_pos=None)
+
+
 def animate_file(
     audio_path: str | Path,
     transcript: str | Path | None = None,
@@ -100,8 +130,13 @@ def animate_file(
     language: str = "en",
     config: RuleAnimatorConfig | None = None,
     log: Log = _quiet,
+    animator: str = "auto",
+    weights: str | Path | None = None,
 ) -> Result:
-    """An audio file (wav/flac/ogg/mp3, any rate) + optional transcript -> Animation."""
+    """An audio file (wav/flac/ogg/mp3, any rate) + optional transcript -> Animation.
+
+    animator: "auto" (the learned model without a transcript, the rules with one), "rules", "model".
+    """
     from umo.formats.audio import load_audio
 
     seconds: dict[str, float] = {}
@@ -112,12 +147,18 @@ def animate_file(
     t0 = time.perf_counter()
     timing = load_timing(audio, transcript=transcript, text=text, language=language)
     seconds["timing"] = time.perf_counter() - t0
-    if timing is None:
-        log("no transcript: the mouth follows loudness only (pass --text or --transcript for lip sync)")
-    else:
+    if timing is not None:
         log(f"timing: {len(timing.words)} words, {len(timing.phones)} phones ({seconds['timing']:.2f} s)")
+    which = choose_animator(animator, timing, weights)
+    if which == "model":
+        log("animator: the learned model" + (" (audio alone)" if timing is None else " (audio + phones)"))
+    elif timing is None:
+        log("no transcript and no learned model: the mouth follows loudness only "
+            "(pass --text or --transcript for lip sync)")
+    else:
+        log("animator: rule-based (visemes from the phone timing)")
     t0 = time.perf_counter()
-    anim = RuleAnimator(config).animate(audio, timing)
+    anim = run_animator(which, audio, timing, config, weights)
     seconds["animate"] = time.perf_counter() - t0
     log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
     return Result(anim, timing, seconds)
@@ -130,8 +171,13 @@ def say(
     pitch: int = 50,
     config: RuleAnimatorConfig | None = None,
     log: Log = _quiet,
+    animator: str = "rules",
+    weights: str | Path | None = None,
 ) -> Result:
-    """Text -> offline synthetic speech with its phone timing -> Animation (audio attached)."""
+    """Text -> offline synthetic speech with its phone timing -> Animation (audio attached).
+
+    The synthesiser's phone timing is exact, so the rule-based animator is the default here.
+    """
     from umo.speech.tts import synthesize
 
     seconds: dict[str, float] = {}
@@ -140,7 +186,8 @@ def say(
     seconds["tts"] = time.perf_counter() - t0
     log(f"synthesised {speech.audio.size / speech.sample_rate:.2f} s of speech with voice {voice}")
     t0 = time.perf_counter()
-    anim = RuleAnimator(config).animate(speech.audio, speech.timing, speech.sample_rate)
+    which = choose_animator(animator, speech.timing, weights)
+    anim = run_animator(which, speech.audio, speech.timing, config, weights)
     seconds["animate"] = time.perf_counter() - t0
     log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
     return Result(anim, speech.timing, seconds)

@@ -89,7 +89,6 @@ def _model(name: str, what: str, fps: int | None) -> AnimatorSpec:
         from umo.models import PRESETS, UmoModel, get_config
     except ImportError as e:
         raise UmoError(f"{name}: the learned model is not available in this install ({e})") from None
-    from umo.data.motion import regions_to_animation
 
     if what in PRESETS:
         model, label = UmoModel(get_config(what)).eval(), f"model preset {what!r}, untrained weights (speed only)"
@@ -104,17 +103,10 @@ def _model(name: str, what: str, fps: int | None) -> AnimatorSpec:
     cfg = model.cfg
     rate = fps or MODEL_FPS
 
-    def to_anim(regions, audio) -> Animation:
-        regions = {k: np.asarray(v.detach().cpu() if hasattr(v, "detach") else v) for k, v in regions.items()}
-        anim = regions_to_animation(regions, fps=MODEL_FPS, audio=audio)
-        if rate != MODEL_FPS:
-            from umo.eval.align import resample
-
-            anim = resample(anim, np.arange(int(np.floor((anim.num_frames - 1) / MODEL_FPS * rate)) + 1) / rate)
-        return anim
-
     def animate(audio: np.ndarray, timing: Timing | None) -> Animation:
-        return to_anim(model.generate(audio), audio)
+        from umo.inference import model_animation
+
+        return model_animation(model, audio, None, rate)
 
     return AnimatorSpec(
         name, f"{label}, {rate} fps", rate, False, animate, stream=lambda: model.stream(),
@@ -126,16 +118,21 @@ def _model(name: str, what: str, fps: int | None) -> AnimatorSpec:
 def get_animator(spec: str) -> AnimatorSpec:
     """An animator configuration by name: rules, loudness, model:PATH, each with an optional @FPS."""
     base, fps = _split_fps(spec)
+    if base == "model":  # the bundled learned model
+        from umo.inference import DEFAULT_WEIGHTS
+
+        return _model(spec, str(DEFAULT_WEIGHTS), fps)
     if base.startswith("model:"):
         return _model(spec, base[len("model:"):], fps)
     if base == "rules":
         return _rules(spec, fps or 30, transcript=True)
     if base == "loudness":
         return _rules(spec, fps or 30, transcript=False)
-    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, model:PATH or model:PRESET (optionally @FPS, e.g. rules@60)")
+    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, model (the bundled one), model:PATH or "
+                   "model:PRESET (optionally @FPS, e.g. rules@60)")
 
 
-ANIMATOR_NAMES = ("rules", "loudness", "model:PATH", "model:PRESET")
+ANIMATOR_NAMES = ("rules", "loudness", "model", "model:PATH", "model:PRESET")
 
 
 # --- baselines from the ground truth -----------------------------------------------------------------

@@ -50,7 +50,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.pred is not None:
             raise UmoError("give either PRED GT or --suite, not both")
         if args.suite == "real":
-            cases, skipped = S.real_suite(candidates or ("rules",))
+            from umo.inference import default_weights_available
+
+            cases, skipped = S.real_suite(candidates or (("rules", "model") if default_weights_available() else ("rules",)))
         else:
             cases = S.load_suite(Path(args.suite), candidates)
     else:
@@ -93,7 +95,9 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
 def cmd_bench(args: argparse.Namespace) -> int:
     from umo.eval import bench as B
 
-    configs = list(args.configs or B.DEFAULT_CONFIGS)
+    from umo.inference import default_weights_available
+
+    configs = list(args.configs or (B.DEFAULT_CONFIGS + (("model",) if default_weights_available() else ())))
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,

@@ -31,7 +31,6 @@ Dimension letters: T frames, C channels.
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path

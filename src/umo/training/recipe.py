@@ -228,9 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--facegood", help="FACEGOOD folder (default ../shared/data/facegood, else the fixture)")
     p.add_argument("--export-to", default=d.export_to, help="where to write the inference weights")
     p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--threads", type=int, default=d.threads, help="torch threads per process (default: cores / processes)")
     args = p.parse_args(argv)
     cfg = replace(d, out=args.out, hours=args.hours, scale=args.scale, gpu=args.gpu, model=args.model,
-                  facegood=args.facegood, export_to=args.export_to, seed=args.seed)
+                  facegood=args.facegood, export_to=args.export_to, seed=args.seed, threads=args.threads)
     if args.steps:
         cfg = replace(cfg, steps=tuple(args.steps))
     if args.nproc:

@@ -1,0 +1,165 @@
+"""The learned model as a product: audio (and optionally timed phones) -> Animation, offline or live.
+
+    anim = ModelAnimator().animate(audio)                 # (S,) float32, 16 kHz -> Animation
+    live = ModelAnimator().stream()
+    for pcm in chunks:                                     # any length, 16 kHz float32
+        frames = live.push(pcm)                            # the frames that became final
+    frames = live.flush()
+
+Streamed frames equal the offline animation of the same audio (the model's own guarantee; the
+conversion here is per frame). The model runs at MODEL_FPS; offline output at another rate is
+resampled on the time axis (slerp for joint rotations).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from umo.animation import Animation, num_frames_for
+from umo.constants import EYE_NAMES, HEAD_NAMES, MODEL_FPS, NUM_BLENDSHAPES, SAMPLE_RATE, SUPPORTED_FPS
+from umo.errors import UmoError
+from umo.speech.units import Timing
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "models" / "weights" / "default.safetensors"
+
+
+def default_weights_available() -> bool:
+    return DEFAULT_WEIGHTS.is_file()
+
+
+def load_model(weights: str | Path | None = None):
+    """The bundled model (or a checkpoint / inference file) in eval mode on the CPU."""
+    from umo.training.checkpoint import load_checkpoint
+
+    path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
+    if not path.is_file():
+        if weights is None:
+            raise UmoError(
+                f"the bundled model is missing ({path}): reinstall umo, or train it with `make train-default`"
+            )
+        raise UmoError(f"model weights not found: {path}")
+    model, _ = load_checkpoint(path)
+    return model
+
+
+@dataclass
+class Frames:
+    """Consecutive frames of a live stream: frame ``start + i`` is at time ``(start + i) / fps``."""
+
+    start: int
+    fps: float
+    face: np.ndarray  # (n, 52) ARKit weights, Live Link order, [0, 1]
+    head: np.ndarray  # (n, 3) yaw, pitch, roll, radians
+    eyes: np.ndarray  # (n, 6) radians, EYE_NAMES order
+    body: np.ndarray  # (n, 75, 3) local axis-angle on the canonical skeleton
+
+    def __len__(self) -> int:
+        return self.face.shape[0]
+
+    @property
+    def times(self) -> np.ndarray:
+        return (self.start + np.arange(len(self))) / self.fps
+
+
+def _frames_from_regions(regions: dict[str, np.ndarray], start: int) -> Frames:
+    from umo.data.motion import regions_to_animation
+
+    n = regions["face"].shape[0]
+    if n == 0:
+        return Frames(start, MODEL_FPS, np.zeros((0, NUM_BLENDSHAPES)), np.zeros((0, len(HEAD_NAMES))),
+                      np.zeros((0, len(EYE_NAMES))), np.zeros((0, 75, 3)))
+    a = regions_to_animation(regions, fps=MODEL_FPS)
+    return Frames(start, MODEL_FPS, a.face, a.head, a.eyes, a.body)
+
+
+class ModelStream:
+    """A live session: explicit state, ``push`` / ``flush`` / ``reset``."""
+
+    def __init__(self, session) -> None:
+        self._session = session
+        self._next = 0  # index of the next frame to hand out
+
+    def push(self, pcm: np.ndarray) -> Frames:
+        """pcm: (n,) float32 mono at 16 kHz, any length (0 included)."""
+        pcm = np.asarray(pcm, dtype=np.float32).reshape(-1)
+        if not np.all(np.isfinite(pcm)):
+            raise UmoError("audio chunk holds NaN or infinite samples")
+        return self._emit(self._session.push(pcm))
+
+    def flush(self) -> Frames:
+        """The remaining frames (the future padded with silence); the session then starts afresh."""
+        out = self._emit(self._session.flush())
+        self._next = 0
+        return out
+
+    def reset(self) -> None:
+        self._session.reset()
+        self._next = 0
+
+    def _emit(self, regions: dict[str, np.ndarray]) -> Frames:
+        frames = _frames_from_regions({k: np.asarray(v) for k, v in regions.items()}, self._next)
+        self._next += len(frames)
+        return frames
+
+
+def model_animation(model, audio: np.ndarray, timing: Timing | None = None, fps: int = MODEL_FPS,
+                    seed: int = 0) -> Animation:
+    """Any UmoModel (bundled, a checkpoint, an untrained preset) on 16 kHz audio -> Animation at fps
+    with ceil(duration * fps) frames."""
+    import torch
+
+    from umo.data.motion import regions_to_animation
+
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or audio.size == 0:
+        raise UmoError("audio must be a non-empty mono signal")
+    phones = None
+    if timing is not None and timing.phones:
+        from umo.data.synth import rasterize_phones
+
+        phones = torch.as_tensor(rasterize_phones(timing, num_frames_for(audio.size / SAMPLE_RATE, MODEL_FPS)))
+    with torch.no_grad():
+        regions = model.generate(torch.from_numpy(audio), phones, seed=seed)
+    anim = regions_to_animation({k: v.cpu().numpy() for k, v in regions.items()}, fps=MODEL_FPS)
+    if fps != MODEL_FPS:
+        from umo.eval.align import resample
+
+        anim = resample(anim, np.arange(num_frames_for(audio.size / SAMPLE_RATE, fps)) / fps)
+    return anim.copy(fps=fps, audio=audio, sample_rate=SAMPLE_RATE)
+
+
+class ModelAnimator:
+    """The learned speech -> face + body model (bundled weights unless told otherwise)."""
+
+    def __init__(self, weights: str | Path | None = None, fps: int = MODEL_FPS, seed: int = 0,
+                 threads: int | None = 1) -> None:
+        """threads: torch intra-op threads (default 1: the model is small, and more threads on a busy
+        machine slow it down by oversubscription); None leaves torch's setting alone."""
+        if fps not in SUPPORTED_FPS:
+            raise UmoError(f"fps {fps} is not supported: choose one of {', '.join(map(str, SUPPORTED_FPS))}")
+        if threads is not None:
+            import torch
+
+            torch.set_num_threads(threads)
+        self.model = load_model(weights)
+        self.fps = fps
+        self.seed = seed
+
+    @property
+    def lookahead_s(self) -> float:
+        """Future audio a frame waits for: the configured lookahead plus at most one 10 ms feature hop."""
+        return self.model.cfg.lookahead_frames / MODEL_FPS + 0.01
+
+    def animate(self, audio: np.ndarray, timing: Timing | None = None, sample_rate: int = SAMPLE_RATE) -> Animation:
+        """audio: (S,) float32 mono at 16 kHz; timing: phones on the audio's clock (optional text tokens)."""
+        if sample_rate != SAMPLE_RATE:
+            raise UmoError(f"the model takes {SAMPLE_RATE} Hz audio, got {sample_rate} (use umo.formats.audio.prepare_audio)")
+        return model_animation(self.model, audio, timing, self.fps, self.seed)
+
+    def stream(self) -> ModelStream:
+        if self.fps != MODEL_FPS:
+            raise UmoError(f"live streaming runs at the model's {MODEL_FPS} fps; resample on the client")
+        return ModelStream(self.model.stream(seed=self.seed))
