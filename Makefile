@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.umo-installed
 DEMO_TEXT := $(shell cat examples/hello.txt)
 
-.PHONY: demo test install clean train-default
+.PHONY: demo test install clean train-default serve
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ test: $(STAMP)
 # Resumable (run again to continue). See scripts/train_default.sh for GPU scaling.
 train-default: $(STAMP)
 	bash scripts/train_default.sh
+
+# The live page and the WebSocket stream (docs/protocol.md) on http://127.0.0.1:8765/
+serve: $(STAMP)
+	$(BIN)/umo serve
 
 clean:
 	rm -rf out .pytest_cache

@@ -156,6 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_parser(sub)
     add_data_parser(sub)
 
+    from umo.serve.cli import add_serve_parser
+
+    add_serve_parser(sub)
+
     p = sub.add_parser("voices", help="list the offline voices")
     p.add_argument("--language", help="only voices whose language starts with this, e.g. en")
     p.set_defaults(func=cmd_voices)

@@ -64,7 +64,7 @@ class Frames:
         return (self.start + np.arange(len(self))) / self.fps
 
 
-def _frames_from_regions(regions: dict[str, np.ndarray], start: int) -> Frames:
+def frames_from_regions(regions: dict[str, np.ndarray], start: int) -> Frames:
     from umo.data.motion import regions_to_animation
 
     n = regions["face"].shape[0]
@@ -100,7 +100,7 @@ class ModelStream:
         self._next = 0
 
     def _emit(self, regions: dict[str, np.ndarray]) -> Frames:
-        frames = _frames_from_regions({k: np.asarray(v) for k, v in regions.items()}, self._next)
+        frames = frames_from_regions({k: np.asarray(v) for k, v in regions.items()}, self._next)
         self._next += len(frames)
         return frames
 

@@ -13,9 +13,18 @@ each thread count, a fresh Python process (so that thread settings and peak memo
 
 Process start-up (``python -c "import umo.animator.rules"`` in a fresh process) is measured apart,
 as is the transcript's loading, which no row includes. Algorithmic latency comes from the
-configuration (lookahead + one chunk), not from a measurement. The end-to-end streaming latency
-through the server is reported once a server exists (issue 5); until then the report says
-"server: not available".
+configuration (lookahead + one chunk), not from a measurement.
+
+End-to-end streaming latency through ``umo serve`` (:func:`measure_server`) is measured whenever
+the configurations include the learned model (``model`` or ``model:PATH``: the server runs it): a
+fresh server process on a free loopback port, then 1, 8 and 32 concurrent clients, each streaming
+real speech at real time in 20 ms chunks of s16le. Per frame: latency = the moment the frame is
+received minus the moment the chunk holding the audio sample at the frame's time was sent (so it
+includes the model's lookahead, the feature hop and the chunking, besides compute and transport);
+also "after its audio", from the last sample the frame needs. Reported: p50/p95/p99, the server's
+CPU (cores busy over the run), its peak resident memory, the client's CPU (the same machine), and
+the server's batching (mean sessions per round, round time). Without the model the report says
+"server: not available" for that run.
 """
 
 from __future__ import annotations
@@ -136,15 +145,226 @@ def startup_seconds(repeats: int = STARTUP_REPEATS) -> dict[str, float]:
     return out
 
 
-def server_status() -> str:
-    if importlib.util.find_spec("umo.server") is None:
-        return "server: not available (no umo.server yet): no end-to-end streaming latency to report"
-    return "server: umo.server exists but this bench has no latency probe for it yet: not measured"
+DEFAULT_SERVER_SESSIONS = (1, 8, 32)
+DEFAULT_SERVER_AUDIO = REPO / "tests" / "fixtures" / "jfk.flac"
+
+
+def server_status(measured: list[dict] | None = None, reason: str | None = None) -> str:
+    """One report line per measured session count, or why the server was not measured."""
+    if importlib.util.find_spec("umo.serve") is None or importlib.util.find_spec("websockets") is None:
+        return "server: not available (umo.serve or its websockets dependency is missing)"
+    if not measured:
+        return f"server: not available in this run ({reason or 'no model configuration'})"
+    return "\n".join(_format_server(measured))
+
+
+def _model_weights(configs: list[str]) -> str | None:
+    """The weights the server should run: the first model config's; None: no model in the run."""
+    for c in configs:
+        base = c.split("@", 1)[0]
+        if base == "model":
+            return "bundled"
+        if base.startswith("model:"):
+            return base[len("model:"):]
+    return None
+
+
+def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT_SERVER_SESSIONS,
+                   audio: Path = DEFAULT_SERVER_AUDIO, seconds: float = 10.0, chunk_ms: float = 20.0,
+                   fmt: str = "json", log=None) -> list[dict]:
+    """End-to-end latency through a fresh ``umo serve`` process (see the module docstring).
+
+    weights: "bundled", a checkpoint path, or "untrained:PRESET" (an untrained model of that preset:
+    the same compute, for measuring before weights exist)."""
+    from umo.formats.audio import load_audio
+
+    pcm = load_audio(audio)[: int(seconds * 16000)]
+    cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions))]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(1))
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            proc.kill()
+            raise UmoError(f"the bench server did not start:\n{proc.stderr.read()[-2000:]}")
+        port = int(line.split()[1])
+        rows = []
+        for n in sessions:
+            if log:
+                log(f"bench: server, {n} concurrent real-time session(s)")
+            cpu0, t0, ru0 = _proc_cpu_s(proc.pid), time.perf_counter(), _self_cpu_s()
+            row = _run_clients(port, n, pcm, chunk_ms, fmt)
+            wall = time.perf_counter() - t0
+            row.update(sessions=n, audio_s=len(pcm) / 16000, chunk_ms=chunk_ms, format=fmt, wall_s=wall,
+                       server_cores=(_proc_cpu_s(proc.pid) - cpu0) / wall,
+                       client_cores=(_self_cpu_s() - ru0) / wall, server_peak_mib=_proc_peak_mib(proc.pid),
+                       engine=_healthz(port)["engine"], weights=weights)
+            rows.append(row)
+        return rows
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _proc_cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+
+def _proc_peak_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _self_cpu_s() -> float:
+    import resource
+
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _healthz(port: int) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as r:
+        return json.loads(r.read())
+
+
+def _run_clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str) -> dict:
+    import asyncio
+
+    return asyncio.run(_clients(port, n, pcm, chunk_ms, fmt))
+
+
+async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str) -> dict:
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    from umo.models.features import samples_needed
+
+    chunk = round(chunk_ms * 16)
+    data = (np.clip(pcm, -1, 32767 / 32768) * 32768).round().astype("<i2")
+    n_chunks = -(-len(data) // chunk)
+    rng = np.random.default_rng(0)
+
+    async def one(k: int) -> dict:
+        await asyncio.sleep(float(rng.uniform(0, chunk_ms / 1000)))  # clients are not in lockstep
+        sent = np.full(n_chunks, np.nan)
+        got: list[tuple[int, float]] = []
+        async with connect(f"ws://127.0.0.1:{port}/stream", max_size=None) as ws:
+            await ws.send(json.dumps({"type": "start", "sample_rate": 16000, "format": fmt}))
+            ready = json.loads(await ws.recv())
+            if ready.get("type") != "ready":
+                raise UmoError(f"bench client {k}: {ready}")
+
+            async def receive() -> None:
+                while True:
+                    m = await ws.recv()
+                    now = time.perf_counter()
+                    if isinstance(m, bytes):
+                        from umo.serve.protocol import parse_frames_binary
+
+                        f = parse_frames_binary(m)
+                        got.extend((f["start"] + i, now) for i in range(f["face"].shape[0]))
+                        continue
+                    msg = json.loads(m)
+                    if msg["type"] == "frames":
+                        got.extend((msg["start"] + i, now) for i in range(len(msg["frames"])))
+                    elif msg["type"] in ("done", "error"):
+                        if msg["type"] == "error":
+                            raise UmoError(f"bench client {k}: {msg['message']}")
+                        return
+
+            rx = asyncio.create_task(receive())
+            t0 = time.perf_counter()
+            for c in range(n_chunks):
+                delay = t0 + c * chunk / 16000 - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                sent[c] = time.perf_counter()
+                await ws.send(data[c * chunk:(c + 1) * chunk].tobytes())
+            await ws.send(json.dumps({"type": "end"}))
+            await rx
+        return {"sent": sent, "got": got, "lookahead": ready["lookahead_s"]}
+
+    results = await asyncio.gather(*(one(k) for k in range(n)))
+    la_frames = round((results[0]["lookahead"] - 0.01) * 30)
+    total = len(data)
+    e2e, after = [], []
+    for r in results:
+        for i, t_recv in r["got"]:
+            need = samples_needed(i, la_frames)
+            if need > total:  # produced by the end-of-stream flush: not a live frame
+                continue
+            e2e.append(t_recv - r["sent"][min(n_chunks - 1, (i * 16000 // 30) // chunk)])
+            after.append(t_recv - r["sent"][min(n_chunks - 1, (need - 1) // chunk)])
+    e2e_ms, after_ms = 1000 * np.array(e2e), 1000 * np.array(after)
+
+    def pct(a: np.ndarray) -> dict:
+        return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} | {"max": float(a.max())}
+
+    return {"frames": int(sum(len(r["got"]) for r in results)), "latency_ms": pct(e2e_ms),
+            "after_audio_ms": pct(after_ms)}
+
+
+def _format_server(rows: list[dict]) -> list[str]:
+    r0 = rows[0]
+    lines = [(f"server: umo serve end-to-end, {r0['audio_s']:.1f} s of speech per session at real time in "
+              f"{r0['chunk_ms']:.0f} ms chunks, {r0['format']} frames, weights {r0['weights']}; latency = frame "
+              "received - its audio sent (includes the model's lookahead + hop + chunk)"),
+             (f"{'sessions':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
+              f"{'server cores':>14}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
+    for r in rows:
+        lat, aft, eng = r["latency_ms"], r["after_audio_ms"], r["engine"]
+        lines.append(f"{r['sessions']:>8}{lat['p50']:>9.0f}{lat['p95']:>9.0f}{lat['p99']:>9.0f}{lat['max']:>9.0f}"
+                     f"{aft['p50']:>13.0f} / {aft['p95']:<5.0f}{r['server_cores']:>14.2f}{r['client_cores']:>14.2f}"
+                     f"{r['server_peak_mib']:>10.0f}{eng.get('mean_batch', 0):>7.1f}{eng.get('round_ms_p50', 0):>10.1f}")
+    return lines
+
+
+def _serve_worker(weights: str, max_sessions: int) -> int:
+    """A server for measure_server: prints "PORT n" once listening, then serves until terminated."""
+    import asyncio
+    import signal
+
+    import torch
+
+    from umo.serve.server import UmoServer
+
+    torch.set_num_threads(1)
+    if weights.startswith("untrained:"):
+        from umo.models import UmoModel, get_config
+
+        torch.manual_seed(0)
+        model = UmoModel(get_config(weights.split(":", 1)[1])).eval()
+    else:
+        from umo.inference import load_model
+
+        model = load_model(None if weights == "bundled" else weights)
+
+    async def main() -> None:
+        server = UmoServer(model, port=0, max_sessions=max_sessions)
+        await server.start()
+        print(f"PORT {server.bound_port}", flush=True)
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        await stop.wait()
+        await server.stop()
+
+    asyncio.run(main())
+    return 0
 
 
 def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: int = DEFAULT_REPEATS,
-              audio: Path | None = None, transcript: Path | None = None, log=None) -> dict:
-    """Measures every configuration at every thread count, each in a fresh process."""
+              audio: Path | None = None, transcript: Path | None = None, log=None,
+              server_sessions: tuple[int, ...] | None = None) -> dict:
+    """Measures every configuration at every thread count, each in a fresh process; then the server
+    (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
 
     audio = Path(audio) if audio else DEFAULT_AUDIO
@@ -171,8 +391,17 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
             if proc.returncode != 0:
                 raise UmoError(f"bench worker for {c} ({n} threads) failed:\n{proc.stderr.strip()[-2000:]}")
             rows.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    server_rows, reason = [], None
+    weights = _model_weights(configs)
+    if server_sessions is None:
+        server_sessions = DEFAULT_SERVER_SESSIONS if weights is not None else ()
+        if weights is None:
+            reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
+    if server_sessions and importlib.util.find_spec("websockets") is not None:
+        server_rows = measure_server(weights or "bundled", tuple(server_sessions), log=log)
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
-            "repeats": repeats, "startup_s": startup_seconds(), "server": server_status(), "rows": rows,
+            "repeats": repeats, "startup_s": startup_seconds(), "server": server_status(server_rows, reason),
+            "server_rows": server_rows, "rows": rows,
             "cpu": _cpu_name(), "python": sys.version.split()[0]}
 
 
@@ -229,6 +458,8 @@ def write_json(report: dict, path: Path) -> None:
 
 
 def _worker(argv: list[str]) -> int:
+    if argv[:1] == ["--serve-worker"]:
+        return _serve_worker(argv[1], int(argv[3]) if argv[2:3] == ["--max-sessions"] else 32)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")
     p.add_argument("--worker", required=True)
     p.add_argument("--threads", type=int, required=True)

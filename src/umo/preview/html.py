@@ -1,7 +1,8 @@
 """One self-contained HTML page that plays an :class:`~umo.animation.Animation` in a browser.
 
 The page needs no network: three.js (``assets/three.min.js``), the page's script and style, the
-animation and the audio are all inlined. At load time the script builds a procedural head with the
+animation and the audio are all inlined. At load time ``assets/scene.js`` (shared with the live page
+of ``umo serve``) builds a procedural head with the
 52 ARKit morph targets (keyed by the Live Link names) and, when the animation has a body, a
 mannequin on its skeleton; a curve plot, play/pause and a scrub slider drive it, with the audio as
 the clock. ``window.umoPreview`` (``seek(t)``, ``play()``, ``pause()``, ``state()``) lets tests and
@@ -75,7 +76,8 @@ def preview_html(anim: Animation, title: str | None = None, *, audio_format: str
         "CSS": _asset("preview.css"),
         "THREE": _script_safe(_asset("three.min.js")),
         "DATA": data,
-        "JS": _script_safe(_asset("preview.js")),
+        # scene.js (the character, shared with umo serve's live page) then the page's own script
+        "JS": _script_safe(_asset("scene.js") + "\n" + _asset("preview.js")),
     }
     template = _asset("preview.html")
     # One pass, so that text inserted for one placeholder is never searched for another.

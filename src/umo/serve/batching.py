@@ -1,0 +1,477 @@
+"""Many live streams, one model: the streaming step of ``UmoModel`` batched across sessions.
+
+``umo.models.streaming.StreamingSession`` advances one stream (batch 1). A server with dozens of
+sessions would pay PyTorch's per-call overhead once per session and per chunk; here every pending
+session advances in the same forward passes:
+
+    round(items):                       # items: (session, new samples, flush?) of every busy session
+        features   one STFT over the sessions' right-padded sample buffers
+        encoder    one causal-conv step over right-padded feature frames (per-session conv tails)
+        keyframes  wave w = the w-th due keyframe of every session: one backbone step over a batch of
+                   5-token steps, KV caches left-padded to the longest and masked, RoPE per session
+        interp     one causal-conv step over right-padded motion frames
+
+Padding never leaks into a result: the convs are causal, so right padding only adds outputs that are
+dropped, and each session's new conv tail is cut from its own valid frames; left-padded keys are
+masked out of attention. The numbers therefore equal ``StreamingSession`` (and so ``UmoModel.generate``)
+up to float rounding, which the tests check on real speech.
+
+State per session is bounded like ``StreamingSession``'s: a < 400-sample feature tail, conv tails,
+a few encoder frames, a KV cache of the last ``window_steps - 1`` steps, and two code vectors.
+
+:class:`Engine` runs rounds in one worker thread (PyTorch releases the GIL), so an asyncio server
+stays responsive: callers ``submit`` audio, ``finish`` a stream, and get frames by callback.
+
+Dimension letters: B sessions in a round, M new feature frames, N new motion frames, H heads,
+L cached keys, c head width, d model width.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from umo.constants import HOP_LENGTH, MODEL_FPS, REGION_DIMS, SAMPLE_RATE
+from umo.errors import UmoError
+from umo.inference import Frames, frames_from_regions
+from umo.models.backbone import TOKENS_PER_STEP
+from umo.models.features import (
+    WIN_LENGTH,
+    feature_index,
+    num_motion_frames,
+    samples_needed,
+)
+from umo.models.keyframes import gumbel_noise
+from umo.models.layers import CausalConvStack
+
+REGIONS = tuple(REGION_DIMS)
+
+
+# ----------------------------------------------------------------------------------------- state
+@dataclass
+class StreamState:
+    """One stream's carried state: the batched twin of ``StreamingSession``'s fields."""
+
+    seed: int
+    feat_tail: Tensor  # (tail,) samples not yet framed (starts as the 240-sample left pad)
+    enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
+    interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
+    keys: list[Tensor] = field(default_factory=list)  # per layer (H, L, c), L <= (W - 1) * 5
+    values: list[Tensor] = field(default_factory=list)
+    pos: int = 0  # next token index (RoPE position)
+    n_samples: int = 0
+    enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
+    enc_start: int = 0  # feature index of enc_frames[0]
+    n_frames: int = 0  # motion frames produced
+    zq_cur: dict[str, Tensor] | None = None  # codes of the latest keyframe, {region: (q,)}
+    zq_cur_vec: Tensor | None = None  # (R q,)
+    zq_prev_vec: Tensor | None = None
+
+    def kv_elements(self) -> int:
+        return sum(k.numel() + v.numel() for k, v in zip(self.keys, self.values))
+
+
+class BatchedStepper:
+    """Advances any number of :class:`StreamState` together with one model (see the module doc)."""
+
+    def __init__(self, model) -> None:
+        self.model = model.eval()
+        cfg = model.cfg
+        self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
+        self.keep = (cfg.window_steps - 1) * TOKENS_PER_STEP  # cached tokens: the last W - 1 steps
+        with torch.no_grad():
+            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
+            self.text_tok = model.text_tok(self.text)  # (d,), the same for every live step
+        self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
+
+    def new_state(self, seed: int = 0) -> StreamState:
+        m = self.model
+        zeros = torch.zeros(self.code_dim)
+        return StreamState(
+            seed=int(seed), feat_tail=m.features.init_state(1)[0],
+            enc_state=[s[0] for s in m.audio_encoder.init_state(1)],
+            interp_state=[s[0] for s in m.interp.init_state(1)],
+            enc_frames=torch.zeros(0, m.cfg.audio_dim), zq_cur_vec=zeros, zq_prev_vec=zeros,
+        )
+
+    # ------------------------------------------------------------------ one round
+    @torch.no_grad()
+    def advance(self, states: list[StreamState], pcms: list[np.ndarray], flush: list[bool]
+                ) -> list[dict[str, np.ndarray]]:
+        """New samples for each state (float32 16 kHz, any length, 0 included); ``flush`` pads that
+        stream's future with silence and returns its last frames. -> per state the regions
+        {"face": (n, 61), "body": (n, 36), "hands": (n, 138)} of the frames that became final."""
+        m = self.model
+        b = len(states)
+        if b == 0:
+            return []
+        inputs, limits = [], []
+        for st, pcm, fl in zip(states, pcms, flush):
+            x = torch.as_tensor(np.asarray(pcm, dtype=np.float32).reshape(-1))
+            st.n_samples += x.shape[0]
+            limit = None
+            if fl:
+                limit = num_motion_frames(st.n_samples)
+                pad = max(0, samples_needed(limit - 1, self.la) - st.n_samples) if limit > 0 else 0
+                x = torch.cat([x, torch.zeros(pad)])
+            inputs.append(x)
+            limits.append(limit)
+
+        # --- features: one STFT over right-padded buffers; each keeps its own complete frames
+        bufs = [torch.cat([st.feat_tail, x]) for st, x in zip(states, inputs)]
+        n_new = [0 if len(u) < WIN_LENGTH else (len(u) - WIN_LENGTH) // HOP_LENGTH + 1 for u in bufs]
+        mmax = max(n_new)
+        if mmax > 0:
+            width = (mmax - 1) * HOP_LENGTH + WIN_LENGTH
+            batch = torch.stack([F.pad(u[:width], (0, max(0, width - len(u)))) for u in bufs])  # (B, width)
+            feats = m.features.frames(batch)  # (B, M, C)
+            h = m.audio_encoder.inp(feats)
+            h, enc_states = conv_stack_step(m.audio_encoder.stack, h, [st.enc_state for st in states], n_new)
+            h = m.audio_encoder.norm(h)  # (B, M, audio_dim)
+        for s, st in enumerate(states):
+            st.feat_tail = bufs[s][n_new[s] * HOP_LENGTH:]
+            if n_new[s]:
+                st.enc_state = enc_states[s]
+                st.enc_frames = torch.cat([st.enc_frames, h[s, :n_new[s]]])
+
+        # --- which frames became final, and the keyframes they need (in order, per session)
+        frames: list[list[int]] = []
+        for s, st in enumerate(states):
+            n_feat = st.enc_start + st.enc_frames.shape[0]
+            lst = []
+            i = st.n_frames
+            while (limits[s] is None or i < limits[s]) and feature_index(i + self.la) < n_feat:
+                lst.append(i)
+                i += 1
+            frames.append(lst)
+        audio = [[st.enc_frames[feature_index(i + self.la) - st.enc_start] for i in lst]
+                 for st, lst in zip(states, frames)]
+        key_pos = [[j for j, i in enumerate(lst) if i % self.stride == 0] for lst in frames]
+
+        # --- keyframes, in waves: wave w steps the w-th due keyframe of every session at once
+        before = [(st.zq_prev_vec, st.zq_cur_vec) for st in states]  # vectors in force before this round
+        new_vecs: list[dict[int, tuple[Tensor, Tensor]]] = [{} for _ in range(b)]
+        for w in range(max((len(k) for k in key_pos), default=0)):
+            active = [s for s in range(b) if w < len(key_pos[s])]
+            rows = [(states[s], audio[s][key_pos[s][w]], frames[s][key_pos[s][w]] // self.stride) for s in active]
+            for s, zq in zip(active, self.keyframe_step(rows)):
+                st = states[s]
+                st.zq_cur = zq
+                st.zq_prev_vec = st.zq_cur_vec
+                st.zq_cur_vec = torch.cat([zq[r] for r in REGIONS])
+                new_vecs[s][key_pos[s][w]] = (st.zq_prev_vec, st.zq_cur_vec)
+
+        # --- per frame: the (previous, current) keyframe vectors, as StreamingSession pairs them
+        cur: list[list[Tensor]] = [[] for _ in range(b)]
+        prev: list[list[Tensor]] = [[] for _ in range(b)]
+        for s, st in enumerate(states):
+            vec = before[s]
+            for j in range(len(frames[s])):
+                vec = new_vecs[s].get(j, vec)
+                prev[s].append(vec[0])
+                cur[s].append(vec[1])
+            if frames[s]:
+                st.n_frames = frames[s][-1] + 1
+
+        # --- drop encoder frames no future frame reads
+        for st in states:
+            n_feat = st.enc_start + st.enc_frames.shape[0]
+            keep_from = min(feature_index(st.n_frames + self.la), n_feat)
+            st.enc_frames = st.enc_frames[max(0, keep_from - st.enc_start):]
+            st.enc_start = max(st.enc_start, keep_from)
+
+        # --- the interpolator over right-padded frames
+        counts = [len(f) for f in frames]
+        nmax = max(counts)
+        out = [{r: np.zeros((0, dim), np.float32) for r, dim in REGION_DIMS.items()} for _ in range(b)]
+        if nmax > 0:
+            zero_a = torch.zeros(m.cfg.audio_dim)
+            zero_c = torch.zeros(self.code_dim)
+
+            def padded(rows: list[list[Tensor]], zero: Tensor) -> Tensor:
+                return torch.stack([torch.stack(r + [zero] * (nmax - len(r))) for r in rows])  # (B, N, .)
+
+            offset = torch.tensor([[i % self.stride for i in f] + [0] * (nmax - len(f)) for f in frames])  # (B, N)
+            it = m.interp
+            x = (it.code(padded(cur, zero_c)) + it.prev_code(padded(prev, zero_c)) + it.offset(offset)
+                 + it.audio(padded(audio, zero_a)) + it.text(self.text))
+            y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts)
+            y = it.out(it.norm(y))  # (B, N, D)
+            for s, st in enumerate(states):
+                if counts[s]:
+                    st.interp_state = interp_states[s]
+                    parts = m.split_regions(y[s, :counts[s]])
+                    out[s] = {r: m.denormalise(r, parts[r]).numpy().astype(np.float32) for r in REGIONS}
+        return out
+
+    def keyframe_step(self, rows: list[tuple[StreamState, Tensor, int]]) -> list[dict[str, Tensor]]:
+        """rows: (state, audio at the keyframe (a,), keyframe index k) -> each row's codes {region: (q,)}.
+
+        The batched ``UmoModel.keyframe_step``: advances each row's KV cache."""
+        m = self.model
+        bb = m.backbone
+        b = len(rows)
+        d = m.cfg.d_model
+        a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
+        toks = [a_tok, self.text_tok.expand(b, d)]
+        for i, reg in enumerate(REGIONS):
+            toks.append(torch.stack([m.bos[i] if st.zq_cur is None else m.code_token(reg, st.zq_cur[reg])
+                                     for st, _, _ in rows]))
+        x = torch.stack(toks, dim=1) + m.type_emb  # (B, 5, d)
+        n = TOKENS_PER_STEP
+        pos = torch.tensor([st.pos for st, _, _ in rows])[:, None] + torch.arange(n)[None]  # (B, 5)
+        lens = [st.keys[0].shape[1] if st.keys else 0 for st, _, _ in rows]
+        lmax = max(lens)
+        mask = torch.ones(b, 1, n, lmax + n, dtype=torch.bool)
+        mask[:, :, :, lmax:] = torch.ones(n, n, dtype=torch.bool).tril()
+        for s, ln in enumerate(lens):
+            mask[s, :, :, :lmax - ln] = False  # left padding
+        types = m.token_types
+        for li, blk in enumerate(bb.blocks):
+            att = blk.attn
+            hh = att.n_heads
+            q, k, v = att.qkv(blk.norm1(x)).view(b, n, 3, hh, d // hh).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
+            q, k = rope_batched(q, pos), rope_batched(k, pos)
+            if lmax:
+                empty = k.new_zeros(hh, 0, k.shape[-1])  # a session's first step: no past
+                pk = torch.stack([_left_pad(st.keys[li] if ln else empty, lmax) for (st, _, _), ln in zip(rows, lens)])
+                pv = torch.stack([_left_pad(st.values[li] if ln else empty, lmax) for (st, _, _), ln in zip(rows, lens)])
+                kk, vv = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+            else:
+                kk, vv = k, v
+            yy = F.scaled_dot_product_attention(q, kk, vv, attn_mask=mask)  # (B, H, 5, c)
+            x = x + att.proj(yy.transpose(1, 2).reshape(b, n, d))
+            f, _ = blk.ffn(blk.norm2(x).reshape(b * n, d), types.repeat(b), None)
+            x = x + f.view(b, n, d)
+            for s, (st, _, _) in enumerate(rows):
+                has = li < len(st.keys)
+                ks = torch.cat([st.keys[li], k[s]], dim=1) if has else k[s]
+                vs = torch.cat([st.values[li], v[s]], dim=1) if has else v[s]
+                ks, vs = ks[:, max(0, ks.shape[1] - self.keep):], vs[:, max(0, vs.shape[1] - self.keep):]
+                if has:
+                    st.keys[li], st.values[li] = ks, vs
+                else:
+                    st.keys.append(ks)
+                    st.values.append(vs)
+        h = bb.norm(x)  # (B, 5, d)
+        for st, _, _ in rows:
+            st.pos += n
+        logits = m.head({r: h[:, 2 + i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
+        temp = m.cfg.temperature
+        if temp > 0:
+            noise = torch.stack([gumbel_noise(st.seed, k, (len(REGIONS), m.head.codebook_size)) for st, _, k in rows])
+            codes = {r: (logits[r].float() / temp + noise[:, i]).argmax(-1) for i, r in enumerate(REGIONS)}
+        else:
+            codes = {r: logits[r].argmax(-1) for r in REGIONS}
+        vecs = {r: m.tokenizer.fsq.codes_to_vectors(codes[r]) for r in REGIONS}  # (B, q)
+        return [{r: vecs[r][s] for r in REGIONS} for s in range(b)]
+
+
+def rope_batched(x: Tensor, pos: Tensor) -> Tensor:
+    """``umo.models.backbone.rope`` with positions per batch row: x (B, H, N, c), pos (B, N)."""
+    c = x.shape[-1]
+    inv = 10000.0 ** (-torch.arange(0, c, 2, dtype=torch.float64, device=x.device) / c)
+    ang = pos.to(torch.float64)[:, None, :, None] * inv  # (B, 1, N, c/2)
+    cos, sin = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+
+def _left_pad(t: Tensor, length: int) -> Tensor:
+    """(H, L, c) -> (H, length, c), zeros in front."""
+    return F.pad(t, (0, 0, length - t.shape[1], 0)) if t.shape[1] < length else t
+
+
+def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]], lengths: list[int]
+                    ) -> tuple[Tensor, list[list[Tensor]]]:
+    """``CausalConvStack.step`` over right-padded rows: x (B, N, C), row b valid for its first lengths[b]
+    frames; states[b] the per-conv tails (pad, C) of row b -> (B, N, C), each row's new tails."""
+    b, n, _ = x.shape
+    new = [[] for _ in range(b)]
+    for li, (norm, conv, out) in enumerate(zip(stack.norms, stack.convs, stack.outs)):
+        st = torch.stack([s[li] for s in states])  # (B, pad, C)
+        xx = torch.cat([st, norm(x)], dim=1)  # (B, pad + N, C)
+        k, dil = conv.conv.kernel_size[0], conv.conv.dilation[0]
+        taps = torch.cat([xx[:, i * dil:i * dil + n] for i in range(k)], dim=-1)  # (B, N, K C)
+        w = conv.conv.weight.permute(0, 2, 1).reshape(conv.conv.out_channels, k * conv.c_in)
+        x = x + out(F.gelu(F.linear(taps, w, conv.conv.bias)))
+        for r in range(b):
+            new[r].append(xx[r, lengths[r]:lengths[r] + conv.pad])  # the last `pad` valid inputs
+    return x, new
+
+
+# ----------------------------------------------------------------------------------------- engine
+class StreamHandle:
+    """One stream inside an :class:`Engine`. Methods are thread-safe; ``on_frames`` runs in the worker."""
+
+    def __init__(self, engine: Engine, seed: int, on_frames: Callable[[Frames | None, bool, Exception | None], None]
+                 ) -> None:
+        self.engine = engine
+        self.state = engine.stepper.new_state(seed)
+        self.on_frames = on_frames  # (frames, final, error): called once per round that touched the stream
+        self.pending: deque[np.ndarray] = deque()
+        self.pending_samples = 0
+        self.finishing = False
+        self.cancelled = False
+        self.next_frame = 0
+
+    def submit(self, pcm: np.ndarray) -> None:
+        """Queue float32 16 kHz samples (any length)."""
+        pcm = np.ascontiguousarray(pcm, dtype=np.float32).reshape(-1)
+        with self.engine.cond:
+            if self.finishing or self.cancelled:
+                raise UmoError("the stream has ended: no more audio can be added")
+            if pcm.size:
+                self.pending.append(pcm)
+                self.pending_samples += pcm.size
+                self.engine.cond.notify()
+
+    def finish(self) -> None:
+        """No more audio: the engine pads the future with silence, sends the last frames (final=True)."""
+        with self.engine.cond:
+            self.finishing = True
+            self.engine.cond.notify()
+
+    def cancel(self) -> None:
+        """Forget the stream (a vanished client): no more callbacks."""
+        with self.engine.cond:
+            self.cancelled = True
+            self.pending.clear()
+            self.pending_samples = 0
+            if self in self.engine.handles:
+                self.engine.handles.remove(self)
+
+    def _take(self, limit: int) -> np.ndarray:
+        """Up to ``limit`` queued samples (call under the engine's lock)."""
+        parts, n = [], 0
+        while self.pending and n < limit:
+            x = self.pending.popleft()
+            if n + x.size > limit:
+                self.pending.appendleft(x[limit - n:])
+                x = x[:limit - n]
+            parts.append(x)
+            n += x.size
+        self.pending_samples -= n
+        return np.concatenate(parts) if parts else np.zeros(0, np.float32)
+
+
+@dataclass
+class RoundStats:
+    """Bounded history of the worker's rounds (for /healthz and umo bench)."""
+
+    rounds: int = 0
+    recent: deque = field(default_factory=lambda: deque(maxlen=512))  # (batch size, seconds)
+    busy_s: float = 0.0
+
+    def summary(self) -> dict:
+        if not self.recent:
+            return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3)}
+        sizes = np.array([r[0] for r in self.recent])
+        secs = np.array([r[1] for r in self.recent])
+        return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "mean_batch": float(sizes.mean()),
+                "max_batch": int(sizes.max()), "round_ms_p50": float(np.median(secs) * 1000),
+                "round_ms_p95": float(np.percentile(secs, 95) * 1000)}
+
+
+class Engine:
+    """A worker thread that advances every busy stream in shared batched rounds.
+
+    max_round_s: audio taken from one stream per round (a 10 s upload is cut into rounds of this
+    much, so it never holds back the real-time streams in the same batch for long).
+    """
+
+    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25) -> None:
+        self.stepper = BatchedStepper(model)
+        self.threads = threads
+        self.max_round_samples = int(max_round_s * SAMPLE_RATE)
+        self.cond = threading.Condition()
+        self.handles: list[StreamHandle] = []
+        self.stats = RoundStats()
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    @property
+    def fps(self) -> int:
+        return MODEL_FPS
+
+    @property
+    def lookahead_s(self) -> float:
+        return self.stepper.la / MODEL_FPS + HOP_LENGTH / SAMPLE_RATE
+
+    def open(self, on_frames, seed: int = 0) -> StreamHandle:
+        h = StreamHandle(self, seed, on_frames)
+        with self.cond:
+            self.handles.append(h)
+        return h
+
+    def warm_up(self, seconds: float = 1.0) -> None:
+        """Run a throwaway stream (and a batch of two), so that the first client does not pay for
+        first calls (PyTorch's allocations, lazy imports: hundreds of ms)."""
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        noise = (0.05 * np.random.default_rng(0).standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
+        states = [self.stepper.new_state(0), self.stepper.new_state(1)]
+        half = noise.size // 2
+        self.stepper.advance(states, [noise[:half], noise[:half // 3]], [False, False])
+        out = self.stepper.advance(states, [noise[half:], noise[half // 3:]], [True, True])
+        frames_from_regions(out[0], 0)  # its first call imports the animator's conversions (~0.7 s)
+
+    def start(self) -> Engine:
+        if self._thread is None:
+            self._stop = False
+            self._thread = threading.Thread(target=self._run, name="umo-engine", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        with self.cond:
+            self._stop = True
+            self.cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _busy(self) -> list[StreamHandle]:
+        return [h for h in self.handles if h.pending_samples or h.finishing]
+
+    def _run(self) -> None:
+        if self.threads is not None:
+            torch.set_num_threads(self.threads)
+        while True:
+            with self.cond:
+                while not self._stop and not self._busy():
+                    self.cond.wait()
+                if self._stop:
+                    return
+                batch = self._busy()
+                pcms = [h._take(self.max_round_samples) for h in batch]
+                flush = [h.finishing and not h.pending for h in batch]
+                for h, fl in zip(batch, flush):
+                    if fl:
+                        self.handles.remove(h)
+            t0 = time.perf_counter()
+            try:
+                regions = self.stepper.advance([h.state for h in batch], pcms, flush)
+            except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
+                for h in batch:
+                    h.cancel()
+                    h.on_frames(None, True, e)
+                continue
+            dt = time.perf_counter() - t0
+            self.stats.rounds += 1
+            self.stats.busy_s += dt
+            self.stats.recent.append((len(batch), dt))
+            for h, reg, fl in zip(batch, regions, flush):
+                if h.cancelled:
+                    continue
+                frames = frames_from_regions(reg, h.next_frame)
+                h.next_frame += len(frames)
+                h.on_frames(frames, fl, None)

@@ -1,0 +1,84 @@
+"""``umo serve``: argument parsing over :class:`umo.serve.server.UmoServer`.
+
+umo.cli calls :func:`add_serve_parser` on its subparsers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+
+from umo.errors import UmoError
+
+SERVE_HELP = """\
+Stream speech in, get face + body frames out, over a WebSocket (protocol: docs/protocol.md).
+
+  umo serve                              ws://127.0.0.1:8765/stream, the live page at http://127.0.0.1:8765/
+  umo serve --host 0.0.0.0 --token T     reachable from other machines; clients must send the token
+  umo serve --weights my.safetensors     another model
+
+One process: every session's pending audio advances in shared batched forward passes of the model.
+The token may also come from the UMO_SERVE_TOKEN environment variable (it then stays out of `ps`).
+"""
+
+
+def _log(msg: str) -> None:
+    print(f"umo: {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from umo.inference import load_model
+    from umo.serve.protocol import Limits
+    from umo.serve.server import UmoServer
+
+    if not 0 <= args.port <= 65535:
+        raise UmoError(f"--port must be in 0-65535 (got {args.port})")
+    if args.threads < 1:
+        raise UmoError(f"--threads must be at least 1 (got {args.threads})")
+    token = args.token or os.environ.get("UMO_SERVE_TOKEN") or None
+    if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
+        _log(f"warning: listening on {args.host} without --token: anyone who can reach this port can use it")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    model = load_model(args.weights)
+    limits = Limits(idle_timeout_s=args.idle_timeout)
+    server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
+                       limits=limits, threads=args.threads)
+
+    async def main() -> None:
+        await server.start()
+        host = args.host if ":" not in args.host else f"[{args.host}]"
+        _log(f"serving ws://{host}:{server.bound_port}/stream and the live page at http://{host}:{server.bound_port}/"
+             + (" (token required)" if token else "") + f"; up to {args.max_sessions} sessions; Ctrl-C stops")
+        try:
+            await asyncio.Future()
+        finally:
+            await server.stop()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        _log("stopped")
+    except OSError as e:
+        raise UmoError(f"cannot listen on {args.host}:{args.port} ({e.strerror or e}): pick another --port") from None
+    return 0
+
+
+def add_serve_parser(subparsers) -> argparse.ArgumentParser:
+    from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
+
+    p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
+                              description=SERVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"address to bind (default {DEFAULT_HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"TCP port (default {DEFAULT_PORT}; 0: any free port)")
+    p.add_argument("--token", help="require this bearer token (header 'Authorization: Bearer T' or ?token=T)")
+    p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS,
+                   help=f"concurrent sessions; more are refused with an error (default {DEFAULT_MAX_SESSIONS})")
+    p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds a client may stay silent (default 30)")
+    p.add_argument("--weights", help="model checkpoint or inference file (default: the bundled model)")
+    p.add_argument("--threads", type=int, default=1, help="torch threads of the model worker (default 1)")
+    p.set_defaults(func=cmd_serve)
+    return p

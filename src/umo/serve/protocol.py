@@ -1,0 +1,201 @@
+"""The ``umo serve`` WebSocket protocol: message parsing, validation and frame encoding.
+
+docs/protocol.md is the user-facing description; this module is its one implementation. Nothing
+here does I/O, so every rule is testable without a socket.
+
+client -> server   {"type": "start", "sample_rate": 16000, ...}   then binary PCM chunks, then {"type": "end"}
+server -> client   {"type": "ready", ...}, {"type": "frames", ...} (or binary frames), {"type": "done", ...},
+                   {"type": "warning", ...}, {"type": "error", "message": ...} (then the server closes)
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from umo.constants import ARKIT_NAMES, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
+from umo.errors import UmoError
+from umo.inference import Frames
+
+PROTOCOL_VERSION = 1
+OUTPUTS: tuple[str, ...] = ("face", "head", "eyes", "body")
+ENCODINGS = {"pcm_s16le": 2, "pcm_f32le": 4}  # bytes per sample
+FORMATS = ("json", "binary")
+MIN_RATE, MAX_RATE = 8_000, 48_000  # Hz accepted from clients (resampled to 16 kHz on the server)
+START_FIELDS = {"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed"}
+CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
+CLIP_FRACTION = 0.01  # a chunk with more clipped samples than this draws one warning per session
+FLOAT_PEAK_LIMIT = 1.5  # pcm_f32le beyond this is not normalised audio (int16 values sent as float?)
+DECIMALS = 6  # JSON numbers: 1e-6 rad / weight resolution, far below what the model can tell apart
+
+# binary frames: magic, version, output flags, reserved, start frame, frame count, fps
+BINARY_MAGIC = b"UMOF"
+BINARY_HEADER = struct.Struct("<4sBBHIIf")  # 20 bytes, little-endian
+OUTPUT_DIMS = {"face": len(ARKIT_NAMES), "head": len(HEAD_NAMES), "eyes": len(EYE_NAMES), "body": 75 * 3}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Server-side limits; every one is reported to the client in the "ready" message."""
+
+    max_message_bytes: int = 1 << 20  # one binary chunk: 32 s of 16 kHz s16le
+    max_stream_s: float = 3600.0  # audio per session
+    idle_timeout_s: float = 30.0  # longest silence between two client messages
+    max_backlog_s: float = 10.0  # received but not yet animated audio before the server stops reading
+    max_queued_messages: int = 256  # frames messages a client may leave unread before it is dropped
+
+    def to_dict(self) -> dict:
+        return {"max_message_bytes": self.max_message_bytes, "max_stream_s": self.max_stream_s,
+                "idle_timeout_s": self.idle_timeout_s, "max_backlog_s": self.max_backlog_s,
+                "max_queued_messages": self.max_queued_messages}
+
+
+@dataclass
+class StartRequest:
+    sample_rate: int = SAMPLE_RATE
+    encoding: str = "pcm_s16le"
+    fps: int = MODEL_FPS
+    outputs: tuple[str, ...] = OUTPUTS
+    format: str = "json"
+    text: str | None = None
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def parse_json(text: str) -> dict:
+    """A client text message -> dict with a "type", or UmoError saying what is wrong."""
+    if len(text) > 65_536:
+        raise UmoError("text message longer than 64 KiB: send audio as binary messages")
+    try:
+        msg = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise UmoError(f"text messages must be JSON objects ({e.msg} at character {e.pos})") from None
+    if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
+        raise UmoError('a text message must be a JSON object with a "type" ("start" or "end")')
+    return msg
+
+
+def parse_start(msg: dict) -> StartRequest:
+    """Validate the first message: {"type": "start", "sample_rate": ..., optional fields}."""
+    if msg.get("type") != "start":
+        raise UmoError(f'the first message must be {{"type": "start", "sample_rate": 16000}}, got type {msg.get("type")!r}')
+    unknown = sorted(set(msg) - START_FIELDS)
+    if unknown:
+        raise UmoError(f"unknown field(s) in start: {unknown}; known: {sorted(START_FIELDS)}")
+    req = StartRequest()
+    rate = msg.get("sample_rate", SAMPLE_RATE)
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate != int(rate):
+        raise UmoError(f"sample_rate must be an integer number of Hz, got {rate!r}")
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UmoError(f"sample_rate {int(rate)} Hz is not accepted: send {MIN_RATE}-{MAX_RATE} Hz (16000 avoids resampling)")
+    req.sample_rate = int(rate)
+    enc = msg.get("encoding", "pcm_s16le")
+    if enc not in ENCODINGS:
+        raise UmoError(f"encoding {enc!r} is not supported: use one of {sorted(ENCODINGS)} (mono, little-endian)")
+    req.encoding = enc
+    fps = msg.get("fps", MODEL_FPS)
+    if fps != MODEL_FPS:
+        raise UmoError(f"fps {fps!r}: live streams run at the model's {MODEL_FPS} fps (resample on the client)")
+    outs = msg.get("outputs", list(OUTPUTS))
+    if not isinstance(outs, list) or not outs or any(o not in OUTPUTS for o in outs):
+        raise UmoError(f"outputs must be a non-empty list drawn from {list(OUTPUTS)}, got {outs!r}")
+    req.outputs = tuple(o for o in OUTPUTS if o in outs)
+    fmt = msg.get("format", "json")
+    if fmt not in FORMATS:
+        raise UmoError(f"format {fmt!r}: use one of {list(FORMATS)}")
+    req.format = fmt
+    text = msg.get("text")
+    if text is not None and not isinstance(text, str):
+        raise UmoError("text must be a string (the transcript)")
+    req.text = text
+    if msg.get("voice") is not None:
+        raise UmoError("voice is not supported by umo serve: it animates the audio you send (use `umo say` to synthesise)")
+    seed = msg.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
+        raise UmoError(f"seed must be an integer in [0, 2^31), got {seed!r}")
+    req.seed = seed
+    return req
+
+
+def decode_pcm(data: bytes, encoding: str) -> np.ndarray:
+    """A binary message -> float32 samples in [-1, 1]; UmoError for a torn sample or bad floats."""
+    width = ENCODINGS[encoding]
+    if len(data) % width:
+        raise UmoError(f"binary message of {len(data)} bytes is not a whole number of {encoding} samples ({width} bytes each)")
+    if encoding == "pcm_s16le":
+        return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
+    x = np.frombuffer(data, dtype="<f4").astype(np.float32)
+    if not np.all(np.isfinite(x)):
+        raise UmoError("audio holds NaN or infinite samples")
+    peak = float(np.abs(x).max()) if x.size else 0.0
+    if peak > FLOAT_PEAK_LIMIT:
+        raise UmoError(f"pcm_f32le audio must lie in [-1, 1] but peaks at {peak:.1f} (int16 values sent as float?)")
+    return x
+
+
+def clipped_fraction(x: np.ndarray) -> float:
+    return float(np.mean(np.abs(x) >= CLIP_LEVEL)) if x.size else 0.0
+
+
+def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: Limits) -> dict:
+    from umo.skeleton import canonical_skeleton
+
+    sk = canonical_skeleton()
+    return {
+        "type": "ready", "version": PROTOCOL_VERSION, "session": session, "fps": MODEL_FPS,
+        "sample_rate": req.sample_rate, "model_sample_rate": SAMPLE_RATE, "encoding": req.encoding,
+        "format": req.format, "outputs": list(req.outputs), "lookahead_s": round(lookahead_s, 4),
+        "text_used": False,  # the live model runs without a transcript (see docs/protocol.md)
+        "blendshapes": list(ARKIT_NAMES), "head": list(HEAD_NAMES), "eyes": list(EYE_NAMES),
+        "joints": list(sk.names), "parents": [int(p) for p in sk.parents],
+        "offsets": [round(float(v), 4) for v in np.asarray(sk.offsets).reshape(-1)],
+        "limits": limits.to_dict(),
+    }
+
+
+def frames_json(frames: Frames, outputs: tuple[str, ...]) -> str:
+    """{"type": "frames", "fps", "start", "frames": [{"t", "face", "head", "eyes", "body"}, ...]}."""
+    cols = {o: np.round(np.asarray(getattr(frames, o), dtype=np.float64), DECIMALS).tolist() for o in outputs}
+    rows = []
+    for i in range(len(frames)):
+        row = {"t": round((frames.start + i) / frames.fps, DECIMALS)}
+        for o in outputs:
+            row[o] = cols[o][i]
+        rows.append(row)
+    return json.dumps({"type": "frames", "fps": frames.fps, "start": frames.start, "frames": rows},
+                      separators=(",", ":"))
+
+
+def frames_binary(frames: Frames, outputs: tuple[str, ...]) -> bytes:
+    """The compact format: a 20-byte header then float32 arrays (n, dim) per output, in OUTPUTS order."""
+    flags = sum(1 << i for i, o in enumerate(OUTPUTS) if o in outputs)
+    n = len(frames)
+    parts = [BINARY_HEADER.pack(BINARY_MAGIC, PROTOCOL_VERSION, flags, 0, frames.start, n, float(frames.fps))]
+    for o in OUTPUTS:
+        if o in outputs:
+            parts.append(np.ascontiguousarray(np.asarray(getattr(frames, o), dtype="<f4").reshape(n, -1)).tobytes())
+    return b"".join(parts)
+
+
+def parse_frames_binary(data: bytes) -> dict[str, np.ndarray | int | float]:
+    """The inverse of :func:`frames_binary` (for clients and tests): {"start", "fps", output: (n, dim)}."""
+    magic, version, flags, _, start, n, fps = BINARY_HEADER.unpack_from(data)
+    if magic != BINARY_MAGIC or version != PROTOCOL_VERSION:
+        raise UmoError("not a umo binary frames message")
+    out: dict = {"start": start, "fps": fps}
+    off = BINARY_HEADER.size
+    for i, o in enumerate(OUTPUTS):
+        if flags & (1 << i):
+            size = n * OUTPUT_DIMS[o] * 4
+            a = np.frombuffer(data[off:off + size], dtype="<f4").reshape(n, OUTPUT_DIMS[o])
+            out[o] = a.reshape(n, 75, 3) if o == "body" else a
+            off += size
+    return out
+
+
+def message(kind: str, **fields) -> str:
+    return json.dumps({"type": kind, **fields}, separators=(",", ":"))

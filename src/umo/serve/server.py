@@ -1,0 +1,355 @@
+"""``umo serve``: one asyncio process, many WebSocket sessions, one shared model batched across them.
+
+    server = UmoServer(model, host="127.0.0.1", port=8765)
+    asyncio.run(server.serve_forever())
+
+    with running_server(model, port=0) as url:      # tests, benchmarks: a server in a thread
+        ...                                          # url = "ws://127.0.0.1:PORT/stream"
+
+Routes (one port): ``/stream`` the WebSocket protocol (docs/protocol.md), ``/`` the live page,
+``/static/*`` its scripts, ``/api/info`` the names and skeleton the page builds its character from,
+``/healthz`` a JSON status (sessions, batching statistics).
+
+Flow per session: the handler reads messages, decodes and (if needed) resamples audio with a
+streaming soxr resampler, and queues it on the :class:`~umo.serve.batching.Engine`; the engine's
+worker thread advances every busy session in one batched round and hands each its frames by a
+callback, which the event loop turns into messages on that session's own send queue. A slow
+client therefore only fills its own queue (bounded: past ``max_queued_messages`` it is dropped with
+an error), and a client that sends faster than the model runs is paused by not reading its socket
+(TCP back-pressure) once ``max_backlog_s`` of audio waits. Keep-alive pings close vanished clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import http
+import itertools
+import json
+import threading
+from importlib import resources
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+
+from umo.constants import SAMPLE_RATE
+from umo.errors import UmoError
+from umo.serve import protocol as P
+from umo.serve.batching import Engine
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+DEFAULT_MAX_SESSIONS = 32
+STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".css": "text/css; charset=utf-8"}
+CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013
+
+
+def _static_files() -> dict[str, tuple[bytes, str]]:
+    """URL path -> (bytes, content type): the live page, its script, and the preview's shared assets."""
+    serve = resources.files("umo.serve").joinpath("static")
+    prev = resources.files("umo.preview").joinpath("assets")
+    files = {"/": serve.joinpath("live.html")}
+    for name in ("live.js", "live.css"):
+        files[f"/static/{name}"] = serve.joinpath(name)
+    for name in ("three.min.js", "scene.js", "preview.css"):
+        files[f"/static/{name}"] = prev.joinpath(name)
+    out = {}
+    for url, res in files.items():
+        suffix = "." + res.name.rsplit(".", 1)[-1]
+        out[url] = (res.read_bytes(), STATIC_TYPES[suffix])
+    return out
+
+
+class Session:
+    """One client's stream: decoding, resampling, limits and the outgoing queue."""
+
+    def __init__(self, server: UmoServer, ws, sid: int) -> None:
+        self.server, self.ws, self.id = server, ws, sid
+        self.loop = asyncio.get_running_loop()
+        self.out: asyncio.Queue = asyncio.Queue()
+        self.drained = asyncio.Event()
+        self.final = asyncio.Event()
+        self.error: str | None = None
+        self.handle = None
+        self.req: P.StartRequest | None = None
+        self.resampler = None
+        self.samples_in = 0  # at the client's rate
+        self.warned_clip = False
+        self.frames_sent = 0
+        self.sender_task: asyncio.Task | None = None
+
+    # ---- called in the engine's worker thread
+    def on_frames(self, frames, final: bool, error: Exception | None) -> None:
+        self.loop.call_soon_threadsafe(self._deliver, frames, final, error)
+
+    # ---- event loop
+    def _deliver(self, frames, final: bool, error: Exception | None) -> None:
+        if error is not None:
+            self.fail(f"the model failed on this stream: {error}")
+            return
+        if frames is not None and len(frames):
+            if self.out.qsize() >= self.server.limits.max_queued_messages:
+                self.fail("the client is not reading its frames fast enough: session dropped")
+                return
+            self.out.put_nowait(frames)
+        if self.handle is not None and self.handle.pending_samples <= self.server.backlog_samples:
+            self.drained.set()
+        if final:
+            self.out.put_nowait(None)
+            self.final.set()
+
+    def fail(self, msg: str) -> None:
+        if self.error is None:
+            self.error = msg
+            if self.handle is not None:
+                self.handle.cancel()
+            self.out.put_nowait(("error", msg))
+            self.final.set()
+            self.drained.set()
+
+    async def sender(self) -> None:
+        """Sends queued frames (and the closing message); owns every send after "ready"."""
+        fmt, outs = self.req.format, self.req.outputs
+        while True:
+            item = await self.out.get()
+            if item is None:
+                await self.ws.send(P.message("done", frames=self.frames_sent,
+                                             duration_s=round(self.samples_in / self.req.sample_rate, 6)))
+                return
+            if isinstance(item, tuple):
+                await self.ws.send(P.message(item[0], message=item[1]))
+                await self.ws.close(CLOSE_POLICY, "error")  # also ends a handler waiting in recv()
+                return
+            if isinstance(item, str):
+                await self.ws.send(item)
+                continue
+            self.frames_sent += len(item)
+            await self.ws.send(P.frames_binary(item, outs) if fmt == "binary" else P.frames_json(item, outs))
+
+    def audio(self, data: bytes) -> None:
+        lim = self.server.limits
+        if len(data) > lim.max_message_bytes:
+            raise UmoError(f"binary message of {len(data)} bytes is over the limit of {lim.max_message_bytes}: "
+                           "send smaller chunks (20-100 ms is typical)")
+        x = P.decode_pcm(data, self.req.encoding)
+        self.samples_in += x.size
+        if self.samples_in > lim.max_stream_s * self.req.sample_rate:
+            raise UmoError(f"the stream is longer than {lim.max_stream_s:.0f} s: end it and start a new one")
+        if not self.warned_clip and P.clipped_fraction(x) > P.CLIP_FRACTION:
+            self.warned_clip = True
+            self.out.put_nowait(P.message("warning", message=(
+                f"audio is clipping ({100 * P.clipped_fraction(x):.0f}% of a chunk at full scale): "
+                "lower the input gain for better lip sync")))
+        if self.resampler is not None:
+            x = self.resampler.resample_chunk(x)
+        self.handle.submit(x)
+
+    def end(self) -> None:
+        if self.samples_in == 0:
+            raise UmoError('no audio was received before {"type": "end"}: send binary PCM chunks first')
+        if self.resampler is not None:
+            tail = self.resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+            if tail.size:
+                self.handle.submit(tail)
+        self.handle.finish()
+
+
+class UmoServer:
+    def __init__(self, model, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
+                 max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
+                 threads: int | None = 1, ping_interval: float | None = 20.0) -> None:
+        if max_sessions < 1:
+            raise UmoError(f"max_sessions must be at least 1 (got {max_sessions})")
+        self.host, self.port, self.token = host, port, token or None
+        self.max_sessions = max_sessions
+        self.limits = limits or P.Limits()
+        self.backlog_samples = int(self.limits.max_backlog_s * SAMPLE_RATE)
+        self.engine = Engine(model, threads=threads)
+        self.ping_interval = ping_interval
+        self.sessions: dict[int, Session] = {}
+        self._ids = itertools.count(1)
+        self._static = _static_files()
+        self._server = None
+        self.bound_port: int | None = None
+        self.total_sessions = 0
+
+    # ------------------------------------------------------------------ HTTP side
+    def _authorised(self, request) -> bool:
+        if self.token is None:
+            return True
+        header = request.headers.get("Authorization", "")
+        given = header[7:].strip() if header.lower().startswith("bearer ") else None
+        if given is None:
+            given = (parse_qs(urlsplit(request.path).query).get("token") or [None])[0]
+        return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
+
+    def _process_request(self, connection, request):
+        from websockets.datastructures import Headers
+        from websockets.http11 import Response
+
+        path = urlsplit(request.path).path
+        if path == "/stream":
+            if not self._authorised(request):
+                return connection.respond(http.HTTPStatus.UNAUTHORIZED,
+                                          "missing or wrong token: send 'Authorization: Bearer TOKEN' or ?token=TOKEN\n")
+            return None  # go on with the WebSocket handshake
+        if path == "/healthz":
+            body = json.dumps(self.status()).encode()
+            return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                                ("Cache-Control", "no-store")]), body)
+        if path == "/favicon.ico":
+            return Response(204, "No Content", Headers([("Content-Length", "0")]), b"")
+        if path == "/api/info":  # what the page needs before a session: names, skeleton, rates
+            info = P.ready_message(P.StartRequest(), 0, self.engine.lookahead_s, self.limits)
+            info.update(type="info", token_required=self.token is not None)
+            body = json.dumps(info).encode()
+            return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]), body)
+        if path in self._static:
+            body, ctype = self._static[path]
+            return Response(200, "OK", Headers([("Content-Type", ctype), ("Content-Length", str(len(body))),
+                                                ("Cache-Control", "no-cache")]), body)
+        return connection.respond(http.HTTPStatus.NOT_FOUND, f"no such page: {path} (try / or ws://.../stream)\n")
+
+    def status(self) -> dict:
+        return {"sessions": len(self.sessions), "max_sessions": self.max_sessions,
+                "total_sessions": self.total_sessions, "engine": self.engine.stats.summary()}
+
+    # ------------------------------------------------------------------ WebSocket side
+    async def _handler(self, ws) -> None:
+        if len(self.sessions) >= self.max_sessions:
+            await ws.send(P.message("error", message=f"server busy: {self.max_sessions} sessions are running; try later"))
+            await ws.close(CLOSE_TRY_LATER, "server busy")
+            return
+        sid = next(self._ids)
+        s = Session(self, ws, sid)
+        self.sessions[sid] = s
+        self.total_sessions += 1
+        gone = False
+        try:
+            await self._run_session(s)
+        except UmoError as e:
+            s.fail(str(e))
+        except Exception:  # noqa: BLE001 - ConnectionClosed and friends: the client left
+            gone = True
+        try:
+            if gone:
+                if s.sender_task is not None:
+                    s.sender_task.cancel()
+            elif s.sender_task is None:
+                if s.error is not None:
+                    with contextlib.suppress(Exception):
+                        await ws.send(P.message("error", message=s.error))
+            else:  # the sender ends after "done" or "error"; a client that stops reading is cut off
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(s.sender_task, timeout=self.limits.idle_timeout_s)
+        finally:
+            if s.handle is not None:
+                s.handle.cancel()
+            self.sessions.pop(sid, None)
+        with contextlib.suppress(Exception):
+            await ws.close(1000 if s.error is None else CLOSE_POLICY, "done" if s.error is None else "error")
+
+    async def _recv(self, ws, what: str):
+        try:
+            return await asyncio.wait_for(ws.recv(), timeout=self.limits.idle_timeout_s)
+        except asyncio.TimeoutError:
+            raise UmoError(f"idle timeout: no message for {self.limits.idle_timeout_s:.0f} s while waiting for {what}") from None
+
+    async def _run_session(self, s: Session):
+        first = await self._recv(s.ws, 'the {"type": "start"} message')
+        if not isinstance(first, str):
+            raise UmoError('the first message must be the JSON {"type": "start", "sample_rate": 16000}, not binary audio')
+        s.req = P.parse_start(P.parse_json(first))
+        if s.req.sample_rate != SAMPLE_RATE:
+            import soxr
+
+            s.resampler = soxr.ResampleStream(s.req.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        s.handle = self.engine.open(s.on_frames, seed=s.req.seed)
+        await s.ws.send(json.dumps(P.ready_message(s.req, s.id, self.engine.lookahead_s, self.limits),
+                                   separators=(",", ":")))
+        s.sender_task = asyncio.create_task(s.sender())
+        while s.error is None:
+            msg = await self._recv(s.ws, "audio or {\"type\": \"end\"}")
+            if s.error is not None:
+                break
+            if isinstance(msg, bytes):
+                s.audio(msg)
+                if s.handle.pending_samples > self.backlog_samples:
+                    s.drained.clear()
+                    await s.drained.wait()  # stop reading: TCP back-pressure on a too-fast sender
+                continue
+            m = P.parse_json(msg)
+            if m["type"] == "end":
+                s.end()
+                break
+            if m["type"] == "start":
+                raise UmoError('"start" was already received: one stream per connection (send "end" first)')
+            raise UmoError(f'unknown message type {m["type"]!r}: expected binary audio or {{"type": "end"}}')
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self):
+        from websockets.asyncio.server import serve
+
+        await asyncio.to_thread(self.engine.warm_up)
+        self.engine.start()
+        self._server = await serve(
+            self._handler, self.host, self.port, process_request=self._process_request,
+            max_size=2 * self.limits.max_message_bytes, ping_interval=self.ping_interval, ping_timeout=20,
+            max_queue=64,
+        )
+        self.bound_port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        self.engine.stop()
+
+    async def serve_forever(self) -> None:
+        await self.start()
+        try:
+            await asyncio.Future()
+        finally:
+            await self.stop()
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        return f"ws://{host}:{self.bound_port}/stream"
+
+
+@contextlib.contextmanager
+def running_server(model, **kwargs):
+    """A server on its own event loop in a thread (port=0: any free port); yields the UmoServer."""
+    kwargs.setdefault("port", 0)
+    server = UmoServer(model, **kwargs)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(server.start())
+        except BaseException as e:  # noqa: BLE001 - reported to the caller below
+            failure.append(e)
+            started.set()
+            return
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(server.stop())
+        loop.close()
+
+    t = threading.Thread(target=run, name="umo-serve", daemon=True)
+    t.start()
+    started.wait(30)
+    if failure:
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        t.join(timeout=30)

@@ -1,0 +1,514 @@
+/* umo live page: the character of scene.js driven by frames from `umo serve` over a WebSocket.
+
+   Sources: the microphone (an AudioWorklet captures it; the page resamples to 16 kHz and sends 20 ms
+   chunks of s16le), or an audio file (decoded and resampled to 16 kHz in the page, sent paced at real
+   time while it plays back, delayed by PLAY_DELAY so that the frames arrive before their audio).
+   Frames come in the compact binary format (docs/protocol.md); a frame is shown at its time on the
+   audio clock (file) or as soon as it arrives (microphone). Latency = the moment a frame arrives minus
+   the moment the audio sample at the frame's time was sent.
+
+   A user may load a .glb/.vrm character: its morph targets whose names are ARKit blendshape names
+   (any case, e.g. "jawOpen" or "JawOpen") follow the face weights; the head angles turn the model. */
+(function () {
+  "use strict";
+
+  const RATE = 16000; // the model's rate: the page resamples to it
+  const CHUNK = 320; // 20 ms chunks
+  const PLAY_DELAY = 0.35; // s: file playback starts this long after its audio starts streaming
+  const KEEP_FRAMES = 30 * 30; // frames kept for display and the curves (30 s): bounded memory
+  const PLOT_SECONDS = 6;
+  const PLOT_CURVES = ["JawOpen", "MouthClose", "MouthPucker", "MouthSmileLeft", "EyeBlinkLeft", "BrowInnerUp"];
+  const PLOT_COLORS = ["#f4a261", "#e76f51", "#2a9d8f", "#e9c46a", "#8ab4f8", "#c792ea"];
+  const params = new URLSearchParams(location.search);
+  const TOKEN = params.get("token");
+  const $ = (id) => document.getElementById(id);
+  const clamp = (x, a, b) => Math.min(b, Math.max(a, x));
+
+  // ------------------------------------------------------------------------------------------------
+  // the character: built from the server's description of the skeleton (/api/info)
+  // ------------------------------------------------------------------------------------------------
+  let INFO = null, ch = null, view = null, NB = 52;
+  let custom = null; // a user's glTF character: { root, targets: [[mesh, slot, k]], box }
+
+  function build(info) {
+    INFO = info;
+    NB = info.blendshapes.length;
+    ch = UmoScene.createCharacter({
+      canvas: $("view3d"), names: info.blendshapes,
+      skeleton: { names: info.joints, parents: info.parents, offsets: info.offsets }, applyHead: false,
+      onNoGL: () => { $("nogl").hidden = false; },
+    });
+    view = UmoScene.createView(ch, {
+      stage: $("stage"), canvas: $("view3d"), insetToggle: $("face-toggle"), insetBox: $("inset"), showInset: true,
+      measure(box) {
+        if (custom) { box.union(custom.box); return; }
+        UmoScene.measurePose(ch, box);
+        box.expandByScalar(0.12); // room for the gestures to come
+      },
+    });
+    window.addEventListener("resize", () => { view.resize(); plotDirty = true; });
+    view.resize();
+  }
+
+  /** frame: {face: Float32Array(52), head: [3], eyes: [6], body: Float32Array(75*3) axis-angle}. */
+  function applyFrame(fr) {
+    ch.setFace(fr.face);
+    ch.setEyeAngles(fr.eyes);
+    // the model writes the head rotation into the neck chain of the body: turn the head once, there
+    if (fr.body) {
+      for (let j = 0; j < ch.bones.length; j++) {
+        // local rotations relative to the skeleton's rest pose, whose bones start unrotated
+        UmoScene.rotvecToQuat(fr.body[3 * j], fr.body[3 * j + 1], fr.body[3 * j + 2], ch.bones[j].quaternion);
+      }
+    } else {
+      ch.setHeadAngles(fr.head[0], fr.head[1], fr.head[2]);
+    }
+    if (custom) {
+      for (const [mesh, slot, k] of custom.targets) mesh.morphTargetInfluences[slot] = fr.face[k];
+      custom.root.rotation.set(fr.head[1], fr.head[0], fr.head[2]);
+    }
+    ch.scene.updateMatrixWorld(true);
+    view.requestRender();
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // received frames: a bounded list, newest last
+  // ------------------------------------------------------------------------------------------------
+  const recv = { frames: [], count: 0, firstStart: null };
+  const lat = { samples: [], last: null }; // ms, bounded
+  let sendLog = []; // [sampleEnd, ms]: when the samples before sampleEnd had all been sent
+
+  function sentAt(sample) {
+    for (const [end, ms] of sendLog) if (end > sample) return ms;
+    return null;
+  }
+
+  function parseBinaryFrames(buf) {
+    const dv = new DataView(buf);
+    const magic = String.fromCharCode(dv.getUint8(0), dv.getUint8(1), dv.getUint8(2), dv.getUint8(3));
+    if (magic !== "UMOF") throw new Error("not a umo frames message");
+    const flags = dv.getUint8(5), start = dv.getUint32(8, true), n = dv.getUint32(12, true), fps = dv.getFloat32(16, true);
+    const dims = [["face", NB], ["head", 3], ["eyes", 6], ["body", 225]];
+    let off = 20;
+    const cols = {};
+    dims.forEach(([name, d], i) => {
+      if (flags & (1 << i)) { cols[name] = new Float32Array(buf.slice(off, off + n * d * 4)); off += n * d * 4; }
+    });
+    const out = [];
+    for (let i = 0; i < n; i++) {
+      const fr = { index: start + i, t: (start + i) / fps };
+      for (const [name, d] of dims) fr[name] = cols[name] ? cols[name].subarray(i * d, (i + 1) * d) : null;
+      out.push(fr);
+    }
+    return out;
+  }
+
+  function onFrames(list) {
+    const now = performance.now();
+    for (const fr of list) {
+      const sent = sentAt(Math.floor(fr.t * RATE));
+      if (sent !== null) {
+        lat.last = now - sent;
+        lat.samples.push(lat.last);
+        if (lat.samples.length > 300) lat.samples.shift();
+      }
+      recv.frames.push(fr);
+      recv.count++;
+    }
+    if (recv.frames.length > KEEP_FRAMES) recv.frames.splice(0, recv.frames.length - KEEP_FRAMES);
+    // drop send records that no future frame will ask about
+    const oldest = Math.floor(recv.frames[recv.frames.length - 1].t * RATE);
+    while (sendLog.length > 1 && sendLog[0][0] <= oldest) sendLog.shift();
+    if (session && session.mode === "mic") applyFrame(list[list.length - 1]);
+    plotDirty = true;
+  }
+
+  function latencyText() {
+    if (!lat.samples.length) return "latency: –";
+    const s = lat.samples.slice().sort((a, b) => a - b);
+    const p = (q) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+    return `latency: ${lat.last.toFixed(0)} ms (p50 ${p(0.5).toFixed(0)}, p95 ${p(0.95).toFixed(0)})`;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // a session: start -> binary audio -> end; frames come back
+  // ------------------------------------------------------------------------------------------------
+  let session = null;
+
+  function setConn(text, cls) {
+    const c = $("conn");
+    c.textContent = text;
+    c.className = cls || "";
+  }
+
+  function openSession(mode) {
+    return new Promise((resolve, reject) => {
+      const proto = location.protocol === "https:" ? "wss:" : "ws:";
+      const ws = new WebSocket(`${proto}//${location.host}/stream` + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ""));
+      ws.binaryType = "arraybuffer";
+      const s = { ws, mode, sent: 0, done: false, error: null, ready: null };
+      ws.onopen = () => ws.send(JSON.stringify({ type: "start", sample_rate: RATE, format: "binary" }));
+      ws.onmessage = (ev) => {
+        if (typeof ev.data !== "string") { onFrames(parseBinaryFrames(ev.data)); return; }
+        const m = JSON.parse(ev.data);
+        if (m.type === "ready") { s.ready = m; setConn(`streaming (session ${m.session})`, "on"); resolve(s); }
+        else if (m.type === "done") { s.done = true; setConn(`done: ${m.frames} frames`, ""); }
+        else if (m.type === "warning") $("status").textContent = m.message;
+        else if (m.type === "error") { s.error = m.message; setConn("error: " + m.message, "err"); }
+      };
+      ws.onerror = () => { setConn("connection failed", "err"); reject(new Error("connection failed")); };
+      ws.onclose = () => {
+        if (!s.done && !s.error) setConn("closed", "");
+        // after "done" a file keeps playing (it runs PLAY_DELAY behind); anything else stops its audio
+        if (session === s && !s.done) stopSession(false);
+      };
+      recv.frames = []; recv.count = 0; lat.samples = []; lat.last = null; sendLog = [];
+      session = s;
+    });
+  }
+
+  function sendPcm(s, f32) {
+    if (s.ws.readyState !== WebSocket.OPEN) return;
+    const i16 = new Int16Array(f32.length);
+    for (let i = 0; i < f32.length; i++) i16[i] = clamp(Math.round(f32[i] * 32768), -32768, 32767);
+    s.ws.send(i16.buffer);
+    s.sent += f32.length;
+    sendLog.push([s.sent, performance.now()]);
+    if (sendLog.length > 4000) sendLog.shift(); // bounded even if frames never come
+  }
+
+  function stopSession(sendEnd) {
+    const s = session;
+    if (!s) return;
+    if (s.stopAudio) { s.stopAudio(); s.stopAudio = null; }
+    if (sendEnd && s.ws.readyState === WebSocket.OPEN && s.sent > 0) s.ws.send(JSON.stringify({ type: "end" }));
+    else if (sendEnd && s.ws.readyState === WebSocket.OPEN) s.ws.close();
+    $("mic").classList.remove("active");
+    $("stop").disabled = true;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // resampling to 16 kHz in the page: windowed-sinc, streaming (state carried between blocks)
+  // ------------------------------------------------------------------------------------------------
+  class Resampler {
+    constructor(inRate, outRate) {
+      this.step = inRate / outRate; // input samples per output sample
+      this.cut = Math.min(1, outRate / inRate) * 0.94; // anti-aliasing cutoff, fraction of input Nyquist
+      this.half = 16; // taps each side, in output-rate periods scaled by step
+      this.buf = new Float32Array(0);
+      this.pos = 0; // position of the next output in buf's coordinates
+    }
+    push(x) {
+      const b = new Float32Array(this.buf.length + x.length);
+      b.set(this.buf); b.set(x, this.buf.length);
+      const w = Math.ceil(this.half * Math.max(1, this.step));
+      const out = [];
+      while (this.pos + w < b.length) {
+        const c = this.pos, i0 = Math.ceil(c - w), i1 = Math.floor(c + w);
+        let acc = 0, norm = 0;
+        for (let i = Math.max(0, i0); i <= i1; i++) {
+          const d = i - c, a = Math.PI * d * this.cut;
+          const sinc = Math.abs(d) < 1e-9 ? 1 : Math.sin(a) / a;
+          const win = 0.5 + 0.5 * Math.cos(Math.PI * d / (w + 1)); // Hann
+          const k = sinc * win;
+          acc += b[i] * k; norm += k;
+        }
+        out.push(norm ? acc / norm : 0);
+        this.pos += this.step;
+      }
+      const drop = Math.max(0, Math.floor(this.pos - w) - 1);
+      this.buf = b.slice(drop);
+      this.pos -= drop;
+      return Float32Array.from(out);
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // the microphone: an AudioWorklet posts its input blocks; 20 ms chunks go out as they fill
+  // ------------------------------------------------------------------------------------------------
+  const WORKLET = `class Tap extends AudioWorkletProcessor {
+    process(inputs) { const ch = inputs[0][0]; if (ch) this.port.postMessage(ch.slice(0)); return true; }
+  }
+  registerProcessor("umo-tap", Tap);`;
+
+  async function startMic() {
+    stopSession(true);
+    const stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true } });
+    const ctx = new AudioContext();
+    await ctx.audioWorklet.addModule(URL.createObjectURL(new Blob([WORKLET], { type: "text/javascript" })));
+    const s = await openSession("mic");
+    const src = ctx.createMediaStreamSource(stream);
+    const node = new AudioWorkletNode(ctx, "umo-tap");
+    const rs = new Resampler(ctx.sampleRate, RATE);
+    let pending = new Float32Array(0);
+    node.port.onmessage = (ev) => {
+      const y = rs.push(ev.data);
+      const b = new Float32Array(pending.length + y.length);
+      b.set(pending); b.set(y, pending.length);
+      let i = 0;
+      for (; i + CHUNK <= b.length; i += CHUNK) sendPcm(s, b.subarray(i, i + CHUNK));
+      pending = b.slice(i);
+    };
+    src.connect(node);
+    s.stopAudio = () => { src.disconnect(); node.disconnect(); stream.getTracks().forEach((t) => t.stop()); ctx.close(); };
+    $("mic").classList.add("active");
+    $("stop").disabled = false;
+    $("status").textContent = `microphone at ${ctx.sampleRate} Hz, resampled to 16 kHz in the page`;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // a file: decode, resample, stream at real time, play back PLAY_DELAY later on the same clock
+  // ------------------------------------------------------------------------------------------------
+  let playback = null; // { ctx, t0 (ctx time of audio t = 0), duration }
+
+  async function playFile(file) {
+    stopSession(true);
+    const bytes = await file.arrayBuffer();
+    const ctx = new AudioContext();
+    const buffer = await ctx.decodeAudioData(bytes);
+    const off = new OfflineAudioContext(1, Math.max(1, Math.ceil(buffer.duration * RATE)), RATE);
+    const src = off.createBufferSource();
+    src.buffer = buffer; // mixed down to mono and resampled by the offline context
+    src.connect(off.destination);
+    src.start();
+    const pcm = (await off.startRendering()).getChannelData(0);
+    const s = await openSession("file");
+    const player = ctx.createBufferSource();
+    player.buffer = buffer;
+    player.connect(ctx.destination);
+    const tStart = ctx.currentTime;
+    playback = { ctx, t0: tStart + PLAY_DELAY, duration: buffer.duration, shown: 0, late: 0, missing: 0 };
+    player.start(playback.t0);
+    let sent = 0;
+    const pump = setInterval(() => {
+      const due = Math.min(pcm.length, Math.floor((ctx.currentTime - tStart) * RATE) + CHUNK);
+      while (sent + CHUNK <= due || (due === pcm.length && sent < pcm.length)) {
+        const n = Math.min(CHUNK, pcm.length - sent);
+        sendPcm(s, pcm.subarray(sent, sent + n));
+        sent += n;
+      }
+      if (sent >= pcm.length) { clearInterval(pump); s.ws.send(JSON.stringify({ type: "end" })); }
+    }, 10);
+    s.stopAudio = () => { clearInterval(pump); try { player.stop(); } catch (e) { /* not started */ } };
+    $("stop").disabled = false;
+    $("status").textContent = `${file.name}: ${buffer.duration.toFixed(2)} s at ${buffer.sampleRate} Hz, playing ${PLAY_DELAY * 1000} ms behind the stream`;
+  }
+
+  /** The frame on the audio clock during file playback (the newest at or before t). */
+  function fileFrame() {
+    const t = playback.ctx.currentTime - playback.t0;
+    if (t < 0 || !recv.frames.length) return null;
+    const want = Math.floor(t * 30 + 1e-6);
+    const last = recv.frames[recv.frames.length - 1];
+    if (last.index < want) return last; // late: hold the newest
+    const i = recv.frames.length - 1 - (last.index - want);
+    return recv.frames[clamp(i, 0, recv.frames.length - 1)];
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // a user's glTF / VRM character (binary .glb / .vrm, or .gltf with embedded buffers): meshes with
+  // their morph targets, in the bind pose; base colours only (no textures, no skinning)
+  // ------------------------------------------------------------------------------------------------
+  const ARKIT_LOWER = () => new Map(INFO.blendshapes.map((n, k) => [n.toLowerCase(), k]));
+
+  function parseGltf(buf) {
+    const dv = new DataView(buf);
+    if (dv.getUint32(0, true) === 0x46546c67) { // "glTF" binary container
+      let off = 12, json = null, bin = null;
+      while (off < buf.byteLength) {
+        const len = dv.getUint32(off, true), type = dv.getUint32(off + 4, true);
+        const chunk = buf.slice(off + 8, off + 8 + len);
+        if (type === 0x4e4f534a) json = JSON.parse(new TextDecoder().decode(chunk));
+        else if (type === 0x004e4942) bin = chunk;
+        off += 8 + len;
+      }
+      return { json, buffers: [bin] };
+    }
+    const json = JSON.parse(new TextDecoder().decode(buf));
+    const buffers = (json.buffers || []).map((b) => {
+      if (!b.uri || !b.uri.startsWith("data:")) throw new Error("only embedded (data: URI) buffers are supported in .gltf");
+      const bin = atob(b.uri.split(",")[1]);
+      const u = new Uint8Array(bin.length);
+      for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
+      return u.buffer;
+    });
+    return { json, buffers };
+  }
+
+  function loadCharacter(buf) {
+    const { json, buffers } = parseGltf(buf);
+    const COMP = { 5120: Int8Array, 5121: Uint8Array, 5122: Int16Array, 5123: Uint16Array, 5125: Uint32Array, 5126: Float32Array };
+    const SIZE = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT4: 16 };
+    function accessor(i) {
+      const a = json.accessors[i], bv = json.bufferViews[a.bufferView], T = COMP[a.componentType], n = SIZE[a.type];
+      const stride = bv.byteStride || 0, base = (bv.byteOffset || 0) + (a.byteOffset || 0), bytes = T.BYTES_PER_ELEMENT;
+      if (!stride || stride === n * bytes) return new T(buffers[bv.buffer].slice(base, base + a.count * n * bytes));
+      const out = new T(a.count * n), view = new T(buffers[bv.buffer]);
+      for (let k = 0; k < a.count; k++) for (let c = 0; c < n; c++) out[k * n + c] = view[(base + k * stride) / bytes + c];
+      return out;
+    }
+    const names = ARKIT_LOWER();
+    const targets = [];
+    const root = new THREE.Group();
+    function node(i) {
+      const nd = json.nodes[i], g = new THREE.Group();
+      if (nd.matrix) g.applyMatrix4(new THREE.Matrix4().fromArray(nd.matrix));
+      if (nd.translation) g.position.fromArray(nd.translation);
+      if (nd.rotation) g.quaternion.fromArray(nd.rotation);
+      if (nd.scale) g.scale.fromArray(nd.scale);
+      if (nd.mesh !== undefined) {
+        const mesh = json.meshes[nd.mesh];
+        const tnames = (mesh.extras && mesh.extras.targetNames) || [];
+        for (const prim of mesh.primitives) {
+          if (prim.mode !== undefined && prim.mode !== 4) continue; // triangles only
+          const geo = new THREE.BufferGeometry();
+          geo.setAttribute("position", new THREE.BufferAttribute(accessor(prim.attributes.POSITION), 3));
+          if (prim.attributes.NORMAL !== undefined) geo.setAttribute("normal", new THREE.BufferAttribute(accessor(prim.attributes.NORMAL), 3));
+          if (prim.indices !== undefined) geo.setIndex(new THREE.BufferAttribute(accessor(prim.indices), 1));
+          if (prim.attributes.NORMAL === undefined) geo.computeVertexNormals();
+          const m = prim.material !== undefined ? json.materials[prim.material] : null;
+          const pbr = (m && m.pbrMetallicRoughness) || {};
+          const c = pbr.baseColorFactor || [0.8, 0.7, 0.65, 1];
+          const mat = new THREE.MeshStandardMaterial({ color: new THREE.Color(c[0], c[1], c[2]), roughness: 0.6, side: THREE.DoubleSide });
+          const mt = new THREE.Mesh(geo, mat);
+          if (prim.targets && prim.targets.length) {
+            geo.morphAttributes.position = prim.targets.map((t) => new THREE.BufferAttribute(
+              t.POSITION !== undefined ? accessor(t.POSITION) : new Float32Array(geo.attributes.position.count * 3), 3));
+            geo.morphTargetsRelative = true;
+            mt.updateMorphTargets();
+            prim.targets.forEach((_, slot) => {
+              const k = names.get(String(tnames[slot] || "").toLowerCase());
+              if (k !== undefined) targets.push([mt, slot, k]);
+            });
+          }
+          mt.frustumCulled = false;
+          g.add(mt);
+        }
+      }
+      for (const c of nd.children || []) g.add(node(c));
+      return g;
+    }
+    const sc = json.scenes ? json.scenes[json.scene || 0] : { nodes: json.nodes.map((_, i) => i) };
+    for (const i of sc.nodes) root.add(node(i));
+    if (custom) ch.scene.remove(custom.pivot);
+    ch.characterRoot.visible = false;
+    const pivot = new THREE.Group(); // turns about the model's head height
+    const box = new THREE.Box3().setFromObject(root);
+    const size = box.getSize(new THREE.Vector3());
+    const headY = box.max.y - 0.12 * size.y;
+    root.position.set(-box.getCenter(new THREE.Vector3()).x, -headY, -box.getCenter(new THREE.Vector3()).z);
+    pivot.position.set(0, headY, 0);
+    pivot.add(root);
+    ch.scene.add(pivot);
+    // frame the face: the top fifth of the model
+    const fbox = new THREE.Box3(new THREE.Vector3(box.min.x, box.max.y - 0.22 * size.y, box.min.z), box.max.clone());
+    custom = { root: pivot, pivot, targets, box: fbox };
+    view.remeasure(); view.placeCamera(); view.requestRender();
+    $("status").textContent = `character: ${targets.length} ARKit morph targets matched`;
+    return targets.length;
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // live curves: the last PLOT_SECONDS of the main blendshapes
+  // ------------------------------------------------------------------------------------------------
+  let plotDirty = true;
+  const plot = $("plot");
+  function drawPlot() {
+    plotDirty = false;
+    const dpr = window.devicePixelRatio || 1, rect = plot.getBoundingClientRect();
+    const w = Math.max(1, Math.floor(rect.width)), h = Math.max(1, Math.floor(rect.height));
+    if (plot.width !== w * dpr) { plot.width = w * dpr; plot.height = h * dpr; }
+    const g = plot.getContext("2d");
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.fillStyle = "#151a24"; g.fillRect(0, 0, w, h);
+    const PAD = { l: 34, r: 10, t: 22, b: 18 };
+    const y = (v) => h - PAD.b - (h - PAD.t - PAD.b) * v;
+    g.strokeStyle = "#2c3446"; g.fillStyle = "#8591a8"; g.font = "11px system-ui, sans-serif"; g.lineWidth = 1;
+    for (const v of [0, 0.5, 1]) { g.beginPath(); g.moveTo(PAD.l, y(v)); g.lineTo(w - PAD.r, y(v)); g.stroke(); g.fillText(v.toFixed(1), 6, y(v) + 4); }
+    const frames = recv.frames;
+    const tEnd = frames.length ? frames[frames.length - 1].t : PLOT_SECONDS, tStart = tEnd - PLOT_SECONDS;
+    const x = (t) => PAD.l + (w - PAD.l - PAD.r) * (t - tStart) / PLOT_SECONDS;
+    let lx = PAD.l;
+    PLOT_CURVES.forEach((name, i) => {
+      const k = INFO ? INFO.blendshapes.indexOf(name) : -1;
+      g.strokeStyle = PLOT_COLORS[i]; g.lineWidth = 1.4;
+      if (k >= 0 && frames.length) {
+        g.beginPath();
+        let first = true;
+        for (const fr of frames) {
+          if (fr.t < tStart) continue;
+          first ? g.moveTo(x(fr.t), y(fr.face[k])) : g.lineTo(x(fr.t), y(fr.face[k]));
+          first = false;
+        }
+        g.stroke();
+      }
+      g.fillStyle = PLOT_COLORS[i]; g.fillRect(lx, 7, 10, 3);
+      g.fillStyle = "#c9d2e3"; g.fillText(name, lx + 14, 13);
+      lx += g.measureText(name).width + 30;
+    });
+    g.fillStyle = "#8591a8";
+    g.fillText(`${tEnd.toFixed(1)} s`, w - PAD.r - 40, h - 4);
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // main loop, controls, and the test API
+  // ------------------------------------------------------------------------------------------------
+  let shownIndex = -1;
+  function tick() {
+    requestAnimationFrame(tick);
+    if (!ch) return;
+    if (session && session.mode === "file" && playback) {
+      const fr = fileFrame();
+      if (fr && fr.index !== shownIndex) { shownIndex = fr.index; applyFrame(fr); }
+    }
+    if (view.needsRender()) view.render();
+    if (plotDirty) drawPlot();
+    $("latency").textContent = latencyText();
+    $("meta").textContent = `${recv.count} frames`;
+  }
+
+  $("mic").addEventListener("click", () => startMic().catch((e) => setConn("microphone: " + e.message, "err")));
+  $("stop").addEventListener("click", () => stopSession(true));
+  $("file").addEventListener("change", (e) => {
+    const f = e.target.files[0];
+    if (f) playFile(f).catch((err) => setConn("file: " + err.message, "err"));
+    e.target.value = "";
+  });
+  $("character").addEventListener("change", async (e) => {
+    const f = e.target.files[0];
+    if (!f) return;
+    try { loadCharacter(await f.arrayBuffer()); } catch (err) { $("status").textContent = "character: " + err.message; }
+    e.target.value = "";
+  });
+
+  const round = (v) => Math.round(v * 1e6) / 1e6;
+  const api = {
+    ready: false,
+    state() {
+      const morph = {};
+      if (ch) INFO.blendshapes.forEach((n, k) => { morph[n] = round(ch.influences[ch.morphSlot[k]]); });
+      const boneRotation = {};
+      if (ch) ch.bones.forEach((b) => { boneRotation[b.name] = b.quaternion.toArray().map(round); });
+      const s = lat.samples.slice().sort((a, b) => a - b);
+      return {
+        ready: api.ready, webgl: !!(ch && ch.renderer), connection: $("conn").textContent,
+        framesReceived: recv.count, lastFrame: recv.frames.length ? recv.frames[recv.frames.length - 1].index : -1,
+        shownFrame: shownIndex, done: !!(session && session.done), error: session ? session.error : null,
+        latencyMs: { last: lat.last, p50: s.length ? s[Math.floor(0.5 * s.length)] : null, n: s.length },
+        playing: !!(playback && playback.ctx.currentTime < playback.t0 + playback.duration),
+        morph, boneRotation,
+        character: custom ? custom.targets.map(([mesh, slot, k]) => [INFO.blendshapes[k], round(mesh.morphTargetInfluences[slot])]) : null,
+      };
+    },
+    /** bytes: an ArrayBuffer or an array of byte values (tests pass a plain array) -> matched targets. */
+    loadCharacter(bytes) { return loadCharacter(bytes instanceof ArrayBuffer ? bytes : new Uint8Array(bytes).buffer); },
+  };
+  window.umoLive = api;
+
+  fetch("/api/info").then((r) => r.json()).then((info) => {
+    build(info);
+    drawPlot();
+    requestAnimationFrame(tick);
+    api.ready = true;
+  }).catch((e) => setConn("cannot reach the server: " + e.message, "err"));
+})();

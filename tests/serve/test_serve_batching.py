@@ -1,0 +1,98 @@
+"""The cross-session batched step equals the single-stream model, however the audio is cut."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from umo.constants import SAMPLE_RATE
+from umo.formats.audio import load_audio
+from umo.serve import protocol as P
+from umo.serve.batching import BatchedStepper, Engine
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    from umo.models import UmoModel, get_config
+
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    return UmoModel(get_config("tiny", window_steps=4)).eval()  # a short window: the KV cache wraps
+
+
+def test_batched_rounds_equal_generate_for_any_chunking(tiny):
+    clips = [load_audio(FIXTURES / n)[: int(s * SAMPLE_RATE)]
+             for n, s in (("jfk.flac", 2.5), ("arctic_a0009.wav", 1.7), ("arctic_a0007.wav", 0.9))]
+    ref = [tiny.generate(torch.from_numpy(a), seed=k) for k, a in enumerate(clips)]
+    st = BatchedStepper(tiny)
+    states = [st.new_state(k) for k in range(3)]
+    outs: list[list[dict]] = [[], [], []]
+    pos, done = [0, 0, 0], [False, False, False]
+    rng = np.random.default_rng(1)
+    while not all(done):
+        idx = [k for k in range(3) if not done[k] and rng.random() < 0.8]  # not every session in every round
+        pcms, flush = [], []
+        for k in idx:
+            n = int(rng.choice([0, 17, 160, 533, 1600, 5000]))
+            pcms.append(clips[k][pos[k]:pos[k] + n])
+            pos[k] += n
+            flush.append(pos[k] >= len(clips[k]))
+        for k, out, fl in zip(idx, st.advance([states[k] for k in idx], pcms, flush), flush):
+            outs[k].append(out)
+            done[k] = fl
+    for k in range(3):
+        for r in ("face", "body", "hands"):
+            got = np.concatenate([o[r] for o in outs[k]])
+            np.testing.assert_allclose(got, ref[k][r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
+        assert states[k].kv_elements() <= 2 * 2 * 3 * 5 * 48  # layers x (k, v) x (W - 1) steps x 5 tokens x d
+
+
+def test_engine_delivers_in_order_and_cuts_long_pushes(tiny):
+    audio = load_audio(FIXTURES / "jfk.flac")[: 3 * SAMPLE_RATE]
+    got, final = [], threading.Event()
+    eng = Engine(tiny, max_round_s=0.1).start()
+    try:
+        h = eng.open(lambda fr, last, err: (got.append(fr), final.set() if last else None))
+        h.submit(audio)  # 3 s at once: worked off in rounds of 0.1 s
+        h.finish()
+        assert final.wait(60)
+    finally:
+        eng.stop()
+    frames = [f for f in got if f is not None and len(f)]
+    assert [f.start for f in frames] == sorted(f.start for f in frames)
+    assert sum(len(f) for f in frames) == 90 and eng.stats.rounds >= 30
+    ref = tiny.generate(torch.from_numpy(audio))
+    from umo.data.motion import regions_to_animation
+
+    anim = regions_to_animation({k: v.numpy() for k, v in ref.items()})
+    np.testing.assert_allclose(np.concatenate([f.face for f in frames]), anim.face, atol=1e-5)
+
+
+def test_protocol_start_defaults_and_binary_round_trip():
+    req = P.parse_start({"type": "start"})
+    assert req.sample_rate == 16000 and req.outputs == P.OUTPUTS and req.format == "json"
+    from umo.inference import Frames
+
+    rng = np.random.default_rng(0)
+    fr = Frames(7, 30, rng.random((3, 52)), rng.random((3, 3)), rng.random((3, 6)), rng.random((3, 75, 3)))
+    back = P.parse_frames_binary(P.frames_binary(fr, ("face", "body")))
+    assert back["start"] == 7 and "head" not in back
+    np.testing.assert_allclose(back["body"], fr.body, atol=1e-6)
+    rows = __import__("json").loads(P.frames_json(fr, P.OUTPUTS))["frames"]
+    assert [r["t"] for r in rows] == [round(i / 30, 6) for i in (7, 8, 9)] and len(rows[0]["body"]) == 75
+
+
+def test_serve_parser():
+    from umo.serve.cli import add_serve_parser
+
+    parser = argparse.ArgumentParser()
+    add_serve_parser(parser.add_subparsers(dest="command"))
+    a = parser.parse_args(["serve", "--port", "0", "--max-sessions", "4", "--token", "t"])
+    assert (a.host, a.port, a.max_sessions, a.token) == ("127.0.0.1", 0, 4, "t") and callable(a.func)
