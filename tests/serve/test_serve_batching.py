@@ -51,7 +51,11 @@ def test_batched_rounds_equal_generate_for_any_chunking(tiny):
         for r in ("face", "body", "hands"):
             got = np.concatenate([o[r] for o in outs[k]])
             np.testing.assert_allclose(got, ref[k][r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
-        assert states[k].kv_elements() <= 2 * 2 * 3 * 5 * 48  # layers x (k, v) x (W - 1) steps x 5 tokens x d
+        assert states[k].kv_tokens(4) == 3 * 5  # the ring holds the last W - 1 = 3 steps of 5 tokens
+    assert st.pool.in_use() == 3 and st.pool.k[0].shape[2] == 15  # one slot per stream, nothing grows
+    for s in states:
+        st.release(s)
+    assert st.pool.in_use() == 0
 
 
 def test_engine_delivers_in_order_and_cuts_long_pushes(tiny):
@@ -65,6 +69,7 @@ def test_engine_delivers_in_order_and_cuts_long_pushes(tiny):
         assert final.wait(60)
     finally:
         eng.stop()
+    assert eng.stepper.pool.in_use() == 0  # the finished stream gave its KV slot back
     frames = [f for f in got if f is not None and len(f)]
     assert [f.start for f in frames] == sorted(f.start for f in frames)
     assert sum(len(f) for f in frames) == 90 and eng.stats.rounds >= 30

@@ -243,6 +243,7 @@ def _run_clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str) 
 async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str) -> dict:
     import asyncio
 
+    import orjson
     from websockets.asyncio.client import connect
 
     from umo.models.features import samples_needed
@@ -272,7 +273,7 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
                         f = parse_frames_binary(m)
                         got.extend((f["start"] + i, now) for i in range(f["face"].shape[0]))
                         continue
-                    msg = json.loads(m)
+                    msg = orjson.loads(m)
                     if msg["type"] == "frames":
                         got.extend((msg["start"] + i, now) for i in range(len(msg["frames"])))
                     elif msg["type"] in ("done", "error"):

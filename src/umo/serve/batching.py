@@ -64,8 +64,8 @@ class StreamState:
     feat_tail: Tensor  # (tail,) samples not yet framed (starts as the 240-sample left pad)
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
-    keys: list[Tensor] = field(default_factory=list)  # per layer (H, L, c), L <= (W - 1) * 5
-    values: list[Tensor] = field(default_factory=list)
+    slot: int | None = None  # its rows in the stepper's KVPool (taken at its first keyframe)
+    steps: int = 0  # keyframe steps taken (the KV ring holds the last min(steps, W - 1))
     pos: int = 0  # next token index (RoPE position)
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
@@ -75,8 +75,46 @@ class StreamState:
     zq_cur_vec: Tensor | None = None  # (R q,)
     zq_prev_vec: Tensor | None = None
 
-    def kv_elements(self) -> int:
-        return sum(k.numel() + v.numel() for k, v in zip(self.keys, self.values))
+    def kv_tokens(self, window_steps: int) -> int:
+        """Cached tokens per layer: the last W - 1 steps at most."""
+        return min(self.steps, window_steps - 1) * TOKENS_PER_STEP
+
+
+class KVPool:
+    """Every stream's KV cache in one preallocated tensor per layer, a ring of W - 1 steps per slot.
+
+    k[layer]: (slots, H, (W - 1) * 5, c), keys after RoPE, so their order in the ring does not matter
+    to attention; a stream's valid entries are the first min(steps, W - 1) * 5 of its ring (it fills
+    in order, then wraps). A round gathers its rows with one ``index_select`` per layer and writes the
+    new step's 5 keys back with one indexed store: no per-stream concatenation.
+
+    Slots are taken and given back by the thread that runs the rounds (the engine's worker), so a
+    slot never changes hands in the middle of a round.
+    """
+
+    def __init__(self, n_layers: int, heads: int, keep: int, head_dim: int, slots: int = 8) -> None:
+        self.shape = (heads, keep, head_dim)
+        self.k = [torch.zeros(slots, *self.shape) for _ in range(n_layers)]
+        self.v = [torch.zeros(slots, *self.shape) for _ in range(n_layers)]
+        self.free = list(range(slots - 1, -1, -1))
+
+    @property
+    def slots(self) -> int:
+        return self.k[0].shape[0]
+
+    def acquire(self) -> int:
+        if not self.free:  # grow: twice the slots (bounded by the server's session limit)
+            n = self.slots
+            self.k = [torch.cat([t, torch.zeros_like(t)]) for t in self.k]
+            self.v = [torch.cat([t, torch.zeros_like(t)]) for t in self.v]
+            self.free = list(range(2 * n - 1, n - 1, -1))
+        return self.free.pop()
+
+    def release(self, slot: int) -> None:
+        self.free.append(slot)
+
+    def in_use(self) -> int:
+        return self.slots - len(self.free)
 
 
 class BatchedStepper:
@@ -91,6 +129,16 @@ class BatchedStepper:
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
             self.text_tok = model.text_tok(self.text)  # (d,), the same for every live step
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
+        bb = model.backbone
+        att = bb.blocks[0].attn
+        self.pool = KVPool(len(bb.blocks), att.n_heads, self.keep, cfg.d_model // att.n_heads)
+
+    def release(self, state: StreamState) -> None:
+        """The stream is over: its KV slot may serve another. Call it from the thread that runs
+        ``advance`` (the engine's worker), between rounds."""
+        if state.slot is not None:
+            self.pool.release(state.slot)
+            state.slot = None
 
     def new_state(self, seed: int = 0) -> StreamState:
         m = self.model
@@ -228,42 +276,44 @@ class BatchedStepper:
         x = torch.stack(toks, dim=1) + m.type_emb  # (B, 5, d)
         n = TOKENS_PER_STEP
         pos = torch.tensor([st.pos for st, _, _ in rows])[:, None] + torch.arange(n)[None]  # (B, 5)
-        lens = [st.keys[0].shape[1] if st.keys else 0 for st, _, _ in rows]
-        lmax = max(lens)
-        mask = torch.ones(b, 1, n, lmax + n, dtype=torch.bool)
-        mask[:, :, :, lmax:] = torch.ones(n, n, dtype=torch.bool).tril()
-        for s, ln in enumerate(lens):
-            mask[s, :, :, :lmax - ln] = False  # left padding
+        keep, ring = self.keep, self.keep // n  # cached tokens, cached steps (W - 1)
+        tril = torch.ones(n, n, dtype=torch.bool).tril()
+        if keep:
+            for st, _, _ in rows:
+                if st.slot is None:
+                    st.slot = self.pool.acquire()
+            slots = [st.slot for st, _, _ in rows]
+            lo, hi = min(slots), max(slots) + 1  # attention reads the pool's rows lo:hi in place
+            span = hi - lo
+            dense = slots == list(range(lo, hi))
+            idx = torch.tensor(slots)  # (B,)
+            at = idx - lo  # each row's place in the span
+            cols = torch.tensor([(st.steps % ring) * n for st, _, _ in rows])[:, None] + torch.arange(n)  # (B, 5)
+            valid = torch.tensor([st.kv_tokens(ring + 1) for st, _, _ in rows])  # (B,)
+            mask = torch.ones(span, 1, n, keep + n, dtype=torch.bool)  # rows not in this wave: ignored
+            mask[at, :, :, :keep] = (torch.arange(keep)[None] < valid[:, None])[:, None, None]
+            mask[:, :, :, keep:] = tril
+        else:
+            mask = tril.expand(b, 1, n, n)
         types = m.token_types
         for li, blk in enumerate(bb.blocks):
             att = blk.attn
             hh = att.n_heads
             q, k, v = att.qkv(blk.norm1(x)).view(b, n, 3, hh, d // hh).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
             q, k = rope_batched(q, pos), rope_batched(k, pos)
-            if lmax:
-                empty = k.new_zeros(hh, 0, k.shape[-1])  # a session's first step: no past
-                pk = torch.stack([_left_pad(st.keys[li] if ln else empty, lmax) for (st, _, _), ln in zip(rows, lens)])
-                pv = torch.stack([_left_pad(st.values[li] if ln else empty, lmax) for (st, _, _), ln in zip(rows, lens)])
-                kk, vv = torch.cat([pk, k], dim=2), torch.cat([pv, v], dim=2)
+            if keep:
+                yy = self._attend_pool(li, q, k, v, lo, hi, dense, at, mask)
+                self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
+                self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
             else:
-                kk, vv = k, v
-            yy = F.scaled_dot_product_attention(q, kk, vv, attn_mask=mask)  # (B, H, 5, c)
+                yy = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, 5, c)
             x = x + att.proj(yy.transpose(1, 2).reshape(b, n, d))
             f, _ = blk.ffn(blk.norm2(x).reshape(b * n, d), types.repeat(b), None)
             x = x + f.view(b, n, d)
-            for s, (st, _, _) in enumerate(rows):
-                has = li < len(st.keys)
-                ks = torch.cat([st.keys[li], k[s]], dim=1) if has else k[s]
-                vs = torch.cat([st.values[li], v[s]], dim=1) if has else v[s]
-                ks, vs = ks[:, max(0, ks.shape[1] - self.keep):], vs[:, max(0, vs.shape[1] - self.keep):]
-                if has:
-                    st.keys[li], st.values[li] = ks, vs
-                else:
-                    st.keys.append(ks)
-                    st.values.append(vs)
         h = bb.norm(x)  # (B, 5, d)
         for st, _, _ in rows:
             st.pos += n
+            st.steps += 1
         logits = m.head({r: h[:, 2 + i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
         temp = m.cfg.temperature
         if temp > 0:
@@ -275,6 +325,24 @@ class BatchedStepper:
         return [{r: vecs[r][s] for r in REGIONS} for s in range(b)]
 
 
+    def _attend_pool(self, li: int, q: Tensor, k: Tensor, v: Tensor, lo: int, hi: int, dense: bool, at: Tensor,
+                     mask: Tensor) -> Tensor:
+        """Attention of the new step (q, k, v: (B, H, 5, c)) over the cached rings of pool rows lo:hi
+        plus the step itself, read in place (no gathering of caches). -> (B, H, 5, c).
+
+        mask (span, 1, 5, keep + 5); rows of the span that are not in this wave compute on zeros and
+        are dropped."""
+        pk, pv = self.pool.k[li][lo:hi], self.pool.v[li][lo:hi]  # (S, H, keep, c) views
+        if not dense:
+            span = hi - lo
+            q, k, v = (t.new_zeros(span, *t.shape[1:]).index_copy_(0, at, t) for t in (q, k, v))
+        keep = pk.shape[2]
+        scores = torch.cat([q @ pk.transpose(-1, -2), q @ k.transpose(-1, -2)], dim=-1) * q.shape[-1] ** -0.5
+        p = scores.masked_fill(~mask, float("-inf")).softmax(-1)  # (S, H, 5, keep + 5)
+        y = p[..., :keep] @ pv + p[..., keep:] @ v  # (S, H, 5, c)
+        return y if dense else y.index_select(0, at)
+
+
 def rope_batched(x: Tensor, pos: Tensor) -> Tensor:
     """``umo.models.backbone.rope`` with positions per batch row: x (B, H, N, c), pos (B, N)."""
     c = x.shape[-1]
@@ -283,11 +351,6 @@ def rope_batched(x: Tensor, pos: Tensor) -> Tensor:
     cos, sin = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
-
-
-def _left_pad(t: Tensor, length: int) -> Tensor:
-    """(H, L, c) -> (H, length, c), zeros in front."""
-    return F.pad(t, (0, 0, length - t.shape[1], 0)) if t.shape[1] < length else t
 
 
 def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]], lengths: list[int]
@@ -348,6 +411,7 @@ class StreamHandle:
             self.pending_samples = 0
             if self in self.engine.handles:
                 self.engine.handles.remove(self)
+            self.engine.ended.append(self.state)  # its KV slot is freed by the worker, between rounds
 
     def _take(self, limit: int) -> np.ndarray:
         """Up to ``limit`` queued samples (call under the engine's lock)."""
@@ -394,6 +458,7 @@ class Engine:
         self.max_round_samples = int(max_round_s * SAMPLE_RATE)
         self.cond = threading.Condition()
         self.handles: list[StreamHandle] = []
+        self.ended: list[StreamState] = []  # cancelled streams whose KV slots the worker frees
         self.stats = RoundStats()
         self._stop = False
         self._thread: threading.Thread | None = None
@@ -423,6 +488,8 @@ class Engine:
         self.stepper.advance(states, [noise[:half], noise[:half // 3]], [False, False])
         out = self.stepper.advance(states, [noise[half:], noise[half // 3:]], [True, True])
         frames_from_regions(out[0], 0)  # its first call imports the animator's conversions (~0.7 s)
+        for st in states:
+            self.stepper.release(st)
 
     def start(self) -> Engine:
         if self._thread is None:
@@ -451,6 +518,9 @@ class Engine:
                     self.cond.wait()
                 if self._stop:
                     return
+                for st in self.ended:
+                    self.stepper.release(st)
+                self.ended.clear()
                 batch = self._busy()
                 pcms = [h._take(self.max_round_samples) for h in batch]
                 flush = [h.finishing and not h.pending for h in batch]
@@ -469,6 +539,9 @@ class Engine:
             self.stats.rounds += 1
             self.stats.busy_s += dt
             self.stats.recent.append((len(batch), dt))
+            for h, fl in zip(batch, flush):
+                if fl:
+                    self.stepper.release(h.state)
             for h, reg, fl in zip(batch, regions, flush):
                 if h.cancelled:
                     continue

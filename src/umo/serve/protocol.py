@@ -16,6 +16,7 @@ import struct
 from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
 from umo.constants import ARKIT_NAMES, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
 from umo.errors import UmoError
@@ -157,17 +158,17 @@ def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: L
     }
 
 
-def frames_json(frames: Frames, outputs: tuple[str, ...]) -> str:
-    """{"type": "frames", "fps", "start", "frames": [{"t", "face", "head", "eyes", "body"}, ...]}."""
-    cols = {o: np.round(np.asarray(getattr(frames, o), dtype=np.float64), DECIMALS).tolist() for o in outputs}
-    rows = []
-    for i in range(len(frames)):
-        row = {"t": round((frames.start + i) / frames.fps, DECIMALS)}
-        for o in outputs:
-            row[o] = cols[o][i]
-        rows.append(row)
-    return json.dumps({"type": "frames", "fps": frames.fps, "start": frames.start, "frames": rows},
-                      separators=(",", ":"))
+def frames_json(frames: Frames, outputs: tuple[str, ...]) -> bytes:
+    """{"type": "frames", "fps", "start", "frames": [{"t", "face", "head", "eyes", "body"}, ...]}, UTF-8.
+
+    orjson writes the numpy rows directly (about 7x faster than json + tolist: at 32 sessions this is
+    the server's largest cost outside the model)."""
+    n = len(frames)
+    cols = {o: np.round(np.asarray(getattr(frames, o), dtype=np.float64), DECIMALS) for o in outputs}
+    rows = [{"t": round((frames.start + i) / frames.fps, DECIMALS), **{o: cols[o][i] for o in outputs}}
+            for i in range(n)]
+    return orjson.dumps({"type": "frames", "fps": frames.fps, "start": frames.start, "frames": rows},
+                        option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def frames_binary(frames: Frames, outputs: tuple[str, ...]) -> bytes:

@@ -126,7 +126,10 @@ class Session:
                 await self.ws.send(item)
                 continue
             self.frames_sent += len(item)
-            await self.ws.send(P.frames_binary(item, outs) if fmt == "binary" else P.frames_json(item, outs))
+            if fmt == "binary":
+                await self.ws.send(P.frames_binary(item, outs))
+            else:
+                await self.ws.send(P.frames_json(item, outs), text=True)  # UTF-8 bytes sent as a text message
 
     def audio(self, data: bytes) -> None:
         lim = self.server.limits
