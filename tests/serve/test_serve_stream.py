@@ -243,3 +243,37 @@ def test_vanished_client_is_forgotten(server, model):
     assert not server.sessions and not server.engine.handles
     _, _, done, _ = stream(server.url, audio[:SAMPLE_RATE])
     assert done["frames"] == 30
+
+
+def test_client_that_stops_reading_is_dropped_without_stalling_others(model):
+    """A client that sends audio but never reads its frames: its socket fills, its queue passes the
+    limit, and it gets dropped; a session running beside it finishes with the offline frames."""
+    import socket
+
+    limits = P.Limits(max_queued_messages=4)
+    audio = load_audio(FIXTURES / "jfk.flac")
+    with running_server(model, max_sessions=2, limits=limits) as srv:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a small window: back-pressure soon
+        sock.connect(("127.0.0.1", srv.bound_port))
+        with connect(srv.url, sock=sock, max_queue=1) as slow:
+            slow.send(json.dumps(START))
+            assert json.loads(slow.recv(timeout=30))["type"] == "ready"
+            # a congested path: loopback would otherwise buffer megabytes in the kernel first
+            (session,) = srv.sessions.values()
+            session.ws.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+            for _ in range(4):  # 44 s of speech, sent at once, never read
+                slow.send(pcm16(audio))
+            for _ in range(400):
+                if len(srv.sessions) == 0:
+                    break
+                time.sleep(0.05)
+            assert len(srv.sessions) == 0, "the slow client was not dropped"
+            assert "not reading its frames fast enough" in session.error
+            assert srv.engine.stepper.pool.in_use() <= 1  # its stream and KV slot are gone (freed next round)
+            clip = audio[: 2 * SAMPLE_RATE]
+            _, frames, done, _ = stream(srv.url, clip)
+            np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(clip)).face, atol=TOL)
+            with pytest.raises(websockets.ConnectionClosed):  # what was in flight, then the connection is gone
+                while True:
+                    slow.recv(timeout=30)

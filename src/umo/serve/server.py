@@ -44,6 +44,7 @@ DEFAULT_MAX_SESSIONS = 32
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013
+ERROR_GRACE_S = 2.0  # after an error, how long the queued messages and the error may take to go out
 
 
 def _static_files() -> dict[str, tuple[bytes, str]]:
@@ -245,8 +246,13 @@ class UmoServer:
                     with contextlib.suppress(Exception):
                         await ws.send(P.message("error", message=s.error))
             else:  # the sender ends after "done" or "error"; a client that stops reading is cut off
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(s.sender_task, timeout=self.limits.idle_timeout_s)
+                grace = self.limits.idle_timeout_s if s.error is None else min(ERROR_GRACE_S, self.limits.idle_timeout_s)
+                try:
+                    await asyncio.wait_for(s.sender_task, timeout=grace)
+                except asyncio.TimeoutError:  # its socket is full: no close handshake can get through either
+                    s.ws.transport.abort()
+                except Exception:  # noqa: BLE001 - the client left while we were sending
+                    pass
         finally:
             if s.handle is not None:
                 s.handle.cancel()
