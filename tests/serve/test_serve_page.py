@@ -3,6 +3,8 @@ server, and the character's morph targets and bones move; the screenshot is not 
 
 from __future__ import annotations
 
+import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -23,12 +25,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
 @pytest.fixture(scope="module")
 def server():
-    from umo.models import UmoModel, get_config
+    from umo.inference import load_model
     from umo.serve.server import running_server
 
     torch.set_num_threads(1)
-    torch.manual_seed(0)
-    with running_server(UmoModel(get_config("default")).eval()) as srv:
+    with running_server(load_model(None)) as srv:  # the bundled model: the motion a user sees
         yield srv
 
 
@@ -84,13 +85,16 @@ def test_live_page_plays_a_file_through_the_server(server, tmp_path):
         mid = page.evaluate("umoLive.state()")
         shot = tmp_path / "live.png"
         page.screenshot(path=str(shot))
+        if os.environ.get("UMO_KEEP_SCREENSHOTS"):  # to look at it: UMO_KEEP_SCREENSHOTS=DIR
+            shutil.copy(shot, os.environ["UMO_KEEP_SCREENSHOTS"])
         page.wait_for_function("umoLive.state().done", timeout=30_000)
         end = page.evaluate("umoLive.state()")
     assert not errors, errors
     assert end["framesReceived"] == 93 and end["error"] is None  # ceil(3.095 s * 30)
     moved = [n for n, v in mid["morph"].items() if abs(v - rest["morph"][n]) > 1e-3]
     assert len(moved) >= 10, moved
-    turned = [n for n, q in mid["boneRotation"].items() if np.abs(np.subtract(q, rest["boneRotation"][n])).max() > 1e-3]
+    # the bundled model's head moves little (about 1 degree on this clip): 1e-4 is well above float noise
+    turned = [n for n, q in mid["boneRotation"].items() if np.abs(np.subtract(q, rest["boneRotation"][n])).max() > 1e-4]
     assert any("Arm" in n for n in turned) and any(n in turned for n in ("Neck", "Head")), turned
     assert mid["latencyMs"]["n"] > 0 and 0 < mid["latencyMs"]["p50"] < 2000
     from PIL import Image

@@ -2,7 +2,8 @@
 
    Sources: the microphone (an AudioWorklet captures it; the page resamples to 16 kHz and sends 20 ms
    chunks of s16le), or an audio file (decoded and resampled to 16 kHz in the page, sent paced at real
-   time while it plays back, delayed by PLAY_DELAY so that the frames arrive before their audio).
+   time; its playback starts PLAY_MARGIN after the first frame comes back, so it runs behind the
+   stream by the measured latency plus that margin and the frames arrive before their audio).
    Frames come in the compact binary format (docs/protocol.md); a frame is shown at its time on the
    audio clock (file) or as soon as it arrives (microphone). Latency = the moment a frame arrives minus
    the moment the audio sample at the frame's time was sent.
@@ -14,7 +15,7 @@
 
   const RATE = 16000; // the model's rate: the page resamples to it
   const CHUNK = 320; // 20 ms chunks
-  const PLAY_DELAY = 0.35; // s: file playback starts this long after its audio starts streaming
+  const PLAY_MARGIN = 0.2; // s: file playback starts this long after the first frame arrives
   const KEEP_FRAMES = 30 * 30; // frames kept for display and the curves (30 s): bounded memory
   const PLOT_SECONDS = 6;
   const PLOT_CURVES = ["JawOpen", "MouthClose", "MouthPucker", "MouthSmileLeft", "EyeBlinkLeft", "BrowInnerUp"];
@@ -120,6 +121,7 @@
     const oldest = Math.floor(recv.frames[recv.frames.length - 1].t * RATE);
     while (sendLog.length > 1 && sendLog[0][0] <= oldest) sendLog.shift();
     if (session && session.mode === "mic") applyFrame(list[list.length - 1]);
+    if (session && session.mode === "file" && playback && playback.t0 === null) startPlayback();
     plotDirty = true;
   }
 
@@ -159,7 +161,7 @@
       ws.onerror = () => { setConn("connection failed", "err"); reject(new Error("connection failed")); };
       ws.onclose = () => {
         if (!s.done && !s.error) setConn("closed", "");
-        // after "done" a file keeps playing (it runs PLAY_DELAY behind); anything else stops its audio
+        // after "done" a file keeps playing (it runs behind the stream); anything else stops its audio
         if (session === s && !s.done) stopSession(false);
       };
       recv.frames = []; recv.count = 0; lat.samples = []; lat.last = null; sendLog = [];
@@ -257,9 +259,9 @@
   }
 
   // ------------------------------------------------------------------------------------------------
-  // a file: decode, resample, stream at real time, play back PLAY_DELAY later on the same clock
+  // a file: decode, resample, stream at real time, play back once frames come, on the same clock
   // ------------------------------------------------------------------------------------------------
-  let playback = null; // { ctx, t0 (ctx time of audio t = 0), duration }
+  let playback = null; // { ctx, player, t0 (ctx time of audio t = 0; null until the first frame), duration }
 
   async function playFile(file) {
     stopSession(true);
@@ -277,8 +279,7 @@
     player.buffer = buffer;
     player.connect(ctx.destination);
     const tStart = ctx.currentTime;
-    playback = { ctx, t0: tStart + PLAY_DELAY, duration: buffer.duration, shown: 0, late: 0, missing: 0 };
-    player.start(playback.t0);
+    playback = { ctx, player, t0: null, tStart, name: file.name, duration: buffer.duration };
     let sent = 0;
     const pump = setInterval(() => {
       const due = Math.min(pcm.length, Math.floor((ctx.currentTime - tStart) * RATE) + CHUNK);
@@ -291,11 +292,21 @@
     }, 10);
     s.stopAudio = () => { clearInterval(pump); try { player.stop(); } catch (e) { /* not started */ } };
     $("stop").disabled = false;
-    $("status").textContent = `${file.name}: ${buffer.duration.toFixed(2)} s at ${buffer.sampleRate} Hz, playing ${PLAY_DELAY * 1000} ms behind the stream`;
+    $("status").textContent = `${file.name}: ${buffer.duration.toFixed(2)} s at ${buffer.sampleRate} Hz, streaming…`;
+  }
+
+  /** The first frames are back: play the file from its start, behind the stream by the latency so far. */
+  function startPlayback() {
+    const p = playback;
+    p.t0 = p.ctx.currentTime + PLAY_MARGIN;
+    p.player.start(p.t0);
+    const behind = (p.t0 - p.tStart) * 1000;
+    $("status").textContent = `${p.name}: ${p.duration.toFixed(2)} s, playing ${behind.toFixed(0)} ms behind the stream`;
   }
 
   /** The frame on the audio clock during file playback (the newest at or before t). */
   function fileFrame() {
+    if (playback.t0 === null) return null;
     const t = playback.ctx.currentTime - playback.t0;
     if (t < 0 || !recv.frames.length) return null;
     const want = Math.floor(t * 30 + 1e-6);
@@ -495,7 +506,7 @@
         framesReceived: recv.count, lastFrame: recv.frames.length ? recv.frames[recv.frames.length - 1].index : -1,
         shownFrame: shownIndex, done: !!(session && session.done), error: session ? session.error : null,
         latencyMs: { last: lat.last, p50: s.length ? s[Math.floor(0.5 * s.length)] : null, n: s.length },
-        playing: !!(playback && playback.ctx.currentTime < playback.t0 + playback.duration),
+        playing: !!(playback && playback.t0 !== null && playback.ctx.currentTime < playback.t0 + playback.duration),
         morph, boneRotation,
         character: custom ? custom.targets.map(([mesh, slot, k]) => [INFO.blendshapes[k], round(mesh.morphTargetInfluences[slot])]) : null,
       };
