@@ -363,7 +363,7 @@ def _serve_worker(weights: str, max_sessions: int) -> int:
 
 def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: int = DEFAULT_REPEATS,
               audio: Path | None = None, transcript: Path | None = None, log=None,
-              server_sessions: tuple[int, ...] | None = None) -> dict:
+              server_sessions: tuple[int, ...] | None = None, server_format: str = "json") -> dict:
     """Measures every configuration at every thread count, each in a fresh process; then the server
     (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
@@ -399,7 +399,7 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
         if weights is None:
             reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
     if server_sessions and importlib.util.find_spec("websockets") is not None:
-        server_rows = measure_server(weights or "bundled", tuple(server_sessions), log=log)
+        server_rows = measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log)
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(), "server": server_status(server_rows, reason),
             "server_rows": server_rows, "rows": rows,

@@ -98,10 +98,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from umo.inference import default_weights_available
 
     configs = list(args.configs or (B.DEFAULT_CONFIGS + (("model",) if default_weights_available() else ())))
+    if args.sessions and not all(1 <= n <= 256 for n in args.sessions):
+        raise UmoError(f"--sessions takes counts from 1 to 256 (got {' '.join(map(str, args.sessions))})")
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
-                         transcript=args.transcript, log=_log)
+                         transcript=args.transcript, log=_log,
+                         server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames)
     print(B.format_report(report, vs=args.vs))
     if args.out is not None:
         B.write_json(report, args.out)
@@ -121,6 +124,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=DEFAULT_REPEATS, help=f"timed runs after one warm-up (default {DEFAULT_REPEATS})")
     p.add_argument("--audio", type=Path, help="speech to animate (default: the bundled ARCTIC a0009, 3.4 s)")
     p.add_argument("--transcript", type=Path, help="its transcript (default: the bundled phone labels)")
+    p.add_argument("--sessions", type=int, nargs="+", metavar="N",
+                   help="concurrent sessions for the server measurement (default 1 8 32 when the model is benched)")
+    p.add_argument("--frames", choices=("json", "binary"), default="json", help="the server's frame format (default json)")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
     p.set_defaults(func=cmd_bench)
     return p
