@@ -236,11 +236,13 @@ def test_vanished_client_is_forgotten(server, model):
         ws.recv()
         ws.send(pcm16(audio[:SAMPLE_RATE]))
     # closed without "end": its session and engine stream go away; others are unaffected
+    pool = server.engine.stepper.pool
     for _ in range(50):
-        if not server.sessions and not server.engine.handles:
+        if not server.sessions and not server.engine.handles and pool.in_use() == 0:
             break
         time.sleep(0.05)
     assert not server.sessions and not server.engine.handles
+    assert pool.in_use() == 0 and not server.engine.ended  # its KV slot came back, though no round ran since
     _, _, done, _ = stream(server.url, audio[:SAMPLE_RATE])
     assert done["frames"] == 30
 

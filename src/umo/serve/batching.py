@@ -412,6 +412,7 @@ class StreamHandle:
             if self in self.engine.handles:
                 self.engine.handles.remove(self)
             self.engine.ended.append(self.state)  # its KV slot is freed by the worker, between rounds
+            self.engine.cond.notify()
 
     def _take(self, limit: int) -> np.ndarray:
         """Up to ``limit`` queued samples (call under the engine's lock)."""
@@ -514,7 +515,7 @@ class Engine:
             torch.set_num_threads(self.threads)
         while True:
             with self.cond:
-                while not self._stop and not self._busy():
+                while not self._stop and not self.ended and not self._busy():
                     self.cond.wait()
                 if self._stop:
                     return
@@ -522,6 +523,8 @@ class Engine:
                     self.stepper.release(st)
                 self.ended.clear()
                 batch = self._busy()
+                if not batch:
+                    continue
                 pcms = [h._take(self.max_round_samples) for h in batch]
                 flush = [h.finishing and not h.pending for h in batch]
                 for h, fl in zip(batch, flush):
