@@ -238,7 +238,7 @@ def test_vanished_client_is_forgotten(server, model):
     # closed without "end": its session and engine stream go away; others are unaffected
     pool = server.engine.stepper.pool
     for _ in range(50):
-        if not server.sessions and not server.engine.handles and pool.in_use() == 0:
+        if not server.sessions and not server.engine.handles and pool.in_use() == 0 and not server.engine.ended:
             break
         time.sleep(0.05)
     assert not server.sessions and not server.engine.handles

@@ -409,10 +409,10 @@ class StreamHandle:
             self.cancelled = True
             self.pending.clear()
             self.pending_samples = 0
-            if self in self.engine.handles:
+            if self in self.engine.handles:  # (a flushed stream left the list; its round frees its slot)
                 self.engine.handles.remove(self)
-            self.engine.ended.append(self.state)  # its KV slot is freed by the worker, between rounds
-            self.engine.cond.notify()
+                self.engine.ended.append(self.state)  # its KV slot is freed by the worker, between rounds
+                self.engine.cond.notify()
 
     def _take(self, limit: int) -> np.ndarray:
         """Up to ``limit`` queued samples (call under the engine's lock)."""
