@@ -63,3 +63,12 @@ def test_suite_real(capsys, tmp_path):
 def test_eval_needs_inputs(capsys):
     assert main(["eval"]) == 2
     assert "PRED and GT" in capsys.readouterr().err
+
+
+def test_table_labels_tell_model_checkpoints_apart():
+    from umo.eval.suite import system_label
+
+    assert system_label("model:runs/ablations/dense/weights.safetensors") == "model:dense"
+    assert system_label("model:runs/ablations/stride4/weights.safetensors@60") == "model:stride4@60"
+    assert system_label("model:my_model.safetensors") == "model:my_model"
+    assert system_label("loudness") == "loudness"

@@ -40,6 +40,8 @@ def plot_case(result, out_dir: Path) -> list[Path]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from umo.eval.suite import system_label
+
     paths = []
     face = result.curves.get("face", {})
     systems = [k for k in face if k != "capture"][:MAX_SYSTEMS]
@@ -52,10 +54,11 @@ def plot_case(result, out_dir: Path) -> list[Path]:
             m = _metrics(result, name, "face")
             lag = m.get("sync_lag_ms", 0.0) or 0.0
             ax.plot(tc, _z(ac), color="black", lw=1.2, label=f"capture ({result.face_ref})")
-            ax.plot(t, _z(a), color="tab:blue", lw=1.0, label=f"{name}  r@0={m.get('sync_r0', np.nan):.2f}")
+            ax.plot(t, _z(a), color="tab:blue", lw=1.0, label=f"{system_label(name)}  r@0={m.get('sync_r0', np.nan):.2f}")
             if not np.isnan(lag) and lag != 0:
                 ax.plot(t - lag / 1000.0, _z(a), color="tab:orange", lw=0.8, ls="--",
-                        label=f"{name} shifted by best lag {-lag:+.0f} ms  r={m.get('sync_r_best', np.nan):.2f}")
+                        label=f"{system_label(name)} moved {-lag:+.0f} ms (its lag {lag:+.0f} ms: {'late' if lag > 0 else 'early'})  "
+                              f"r={m.get('sync_r_best', np.nan):.2f}")
             ax.set_xlim(lo, hi)
             ax.set_ylabel("aperture (z)")
             ax.legend(loc="upper right", fontsize=8)
@@ -85,7 +88,7 @@ def plot_case(result, out_dir: Path) -> list[Path]:
             top = max(float(sp[(t >= lo) & (t <= hi)].max(initial=0.0)), 1e-3) * 1.1
             ax.plot(t[bt], np.full(len(bt), -0.04 * top), "|", ms=6, color="tab:red")
             ax.set_ylim(-0.08 * top, top)
-            label = name if name == "capture" else f"{name}  BeatAlign={m.get('beat_align', np.nan):.3f}"
+            label = name if name == "capture" else f"{system_label(name)}  BeatAlign={m.get('beat_align', np.nan):.3f}"
             ax.set_title(label, fontsize=9, loc="left")
             ax.set_ylabel("speed (sw/s)")
             ax.set_xlim(lo, hi)

@@ -351,9 +351,23 @@ _SHORT = {"lve_bs": "LVE_bs", "mouth_mae": "mouthMAE", "velocity_l1": "velL1/s",
           "hand_speed": "hand_v", "hand_jerk": "hand_jerk", "fd_raw": "FD_raw", "fd_latent": "FD_latent"}
 
 
+_GENERIC_STEMS = {"weights", "last", "ema", "model", "checkpoint", "best", "final"}
+
+
+def system_label(name: str) -> str:
+    """A short, distinguishing table label: ``model:runs/x/dense/weights.safetensors@60`` -> ``model:dense@60``."""
+    if not name.startswith("model:"):
+        return name
+    spec, _, fps = name[len("model:"):].partition("@")
+    path = Path(spec)
+    label = path.parent.name if path.stem in _GENERIC_STEMS and path.parent.name else path.stem
+    return f"model:{label}" + (f"@{fps}" if fps else "")
+
+
 def format_tables(results: list[CaseResult]) -> str:
     """Two tables (face, body) over all cases, one line per system."""
     out = []
+    width = max([18] + [len(system_label(r.system)) for res in results for r in res.rows])
     for part, cols in (("face", FACE_COLUMNS), ("body", BODY_COLUMNS)):
         lines = []
         for res in results:
@@ -364,9 +378,9 @@ def format_tables(results: list[CaseResult]) -> str:
                 ov = getattr(r, f"{part}_overlap") or {}
                 cells = "".join(_fmt((vals or {}).get(c), 10, c.endswith("lag_ms")) for c in cols)
                 note = r.note if r.note.startswith("n/a") else ""
-                lines.append(f"{res.case[:22]:<22} {r.system[:18]:<18} {_fmt(ov.get('seconds'), 7)}{cells}  {note}")
+                lines.append(f"{res.case[:22]:<22} {system_label(r.system):<{width}} {_fmt(ov.get('seconds'), 7)}{cells}  {note}")
         if lines:
-            head = f"{'case':<22} {'system':<18} {'ovl_s':>7}" + "".join(f"{_SHORT[c]:>10}" for c in cols)
+            head = f"{'case':<22} {'system':<{width}} {'ovl_s':>7}" + "".join(f"{_SHORT[c]:>10}" for c in cols)
             out += [f"== {part} ==", head, *lines, ""]
     for res in results:
         ref = f"face vs {res.face_ref}" + (f" ({len(res.face_channels)} channels)" if res.face_channels else "")
