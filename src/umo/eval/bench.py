@@ -171,7 +171,7 @@ def _model_weights(configs: list[str]) -> str | None:
 
 def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT_SERVER_SESSIONS,
                    audio: Path = DEFAULT_SERVER_AUDIO, seconds: float = 10.0, chunk_ms: float = 20.0,
-                   fmt: str = "json", log=None) -> list[dict]:
+                   fmt: str = "json", log=None, threads: int = 1) -> list[dict]:
     """End-to-end latency through a fresh ``umo serve`` process (see the module docstring).
 
     weights: "bundled", a checkpoint path, or "untrained:PRESET" (an untrained model of that preset:
@@ -179,8 +179,9 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
     from umo.formats.audio import load_audio
 
     pcm = load_audio(audio)[: int(seconds * 16000)]
-    cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions))]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(1))
+    cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions)),
+           "--threads", str(threads)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
     try:
         line = proc.stdout.readline()
         if not line.startswith("PORT "):
@@ -194,7 +195,7 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
             cpu0, t0, ru0 = _proc_cpu_s(proc.pid), time.perf_counter(), _self_cpu_s()
             row = _run_clients(port, n, pcm, chunk_ms, fmt)
             wall = time.perf_counter() - t0
-            row.update(sessions=n, audio_s=len(pcm) / 16000, chunk_ms=chunk_ms, format=fmt, wall_s=wall,
+            row.update(sessions=n, audio_s=len(pcm) / 16000, chunk_ms=chunk_ms, format=fmt, wall_s=wall, threads=threads,
                        server_cores=(_proc_cpu_s(proc.pid) - cpu0) / wall,
                        client_cores=(_self_cpu_s() - ru0) / wall, server_peak_mib=_proc_peak_mib(proc.pid),
                        engine=_healthz(port)["engine"], weights=weights)
@@ -316,7 +317,8 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
 def _format_server(rows: list[dict]) -> list[str]:
     r0 = rows[0]
     lines = [(f"server: umo serve end-to-end, {r0['audio_s']:.1f} s of speech per session at real time in "
-              f"{r0['chunk_ms']:.0f} ms chunks, {r0['format']} frames, weights {r0['weights']}; latency = frame "
+              f"{r0['chunk_ms']:.0f} ms chunks, {r0['format']} frames, weights {r0['weights']}, "
+              f"{r0.get('threads', 1)} model thread(s); latency = frame "
               "received - its audio sent (includes the model's lookahead + hop + chunk)"),
              (f"{'sessions':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
               f"{'server cores':>14}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
@@ -328,7 +330,7 @@ def _format_server(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _serve_worker(weights: str, max_sessions: int) -> int:
+def _serve_worker(weights: str, max_sessions: int, threads: int = 1) -> int:
     """A server for measure_server: prints "PORT n" once listening, then serves until terminated."""
     import asyncio
     import signal
@@ -337,7 +339,7 @@ def _serve_worker(weights: str, max_sessions: int) -> int:
 
     from umo.serve.server import UmoServer
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(threads)
     if weights.startswith("untrained:"):
         from umo.models import UmoModel, get_config
 
@@ -349,7 +351,7 @@ def _serve_worker(weights: str, max_sessions: int) -> int:
         model = load_model(None if weights == "bundled" else weights)
 
     async def main() -> None:
-        server = UmoServer(model, port=0, max_sessions=max_sessions)
+        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads)
         await server.start()
         print(f"PORT {server.bound_port}", flush=True)
         stop = asyncio.Event()
@@ -363,7 +365,8 @@ def _serve_worker(weights: str, max_sessions: int) -> int:
 
 def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: int = DEFAULT_REPEATS,
               audio: Path | None = None, transcript: Path | None = None, log=None,
-              server_sessions: tuple[int, ...] | None = None, server_format: str = "json") -> dict:
+              server_sessions: tuple[int, ...] | None = None, server_format: str = "json",
+              server_threads: int = 1) -> dict:
     """Measures every configuration at every thread count, each in a fresh process; then the server
     (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
@@ -399,7 +402,8 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
         if weights is None:
             reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
     if server_sessions and importlib.util.find_spec("websockets") is not None:
-        server_rows = measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log)
+        server_rows = measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log,
+                                     threads=server_threads)
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(), "server": server_status(server_rows, reason),
             "server_rows": server_rows, "rows": rows,
@@ -460,7 +464,12 @@ def write_json(report: dict, path: Path) -> None:
 
 def _worker(argv: list[str]) -> int:
     if argv[:1] == ["--serve-worker"]:
-        return _serve_worker(argv[1], int(argv[3]) if argv[2:3] == ["--max-sessions"] else 32)
+        w = argparse.ArgumentParser(prog="python -m umo.eval.bench --serve-worker")
+        w.add_argument("weights")
+        w.add_argument("--max-sessions", type=int, default=32)
+        w.add_argument("--threads", type=int, default=1)
+        a = w.parse_args(argv[1:])
+        return _serve_worker(a.weights, a.max_sessions, a.threads)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")
     p.add_argument("--worker", required=True)
     p.add_argument("--threads", type=int, required=True)

@@ -100,11 +100,14 @@ def cmd_bench(args: argparse.Namespace) -> int:
     configs = list(args.configs or (B.DEFAULT_CONFIGS + (("model",) if default_weights_available() else ())))
     if args.sessions and not all(1 <= n <= 256 for n in args.sessions):
         raise UmoError(f"--sessions takes counts from 1 to 256 (got {' '.join(map(str, args.sessions))})")
+    if not 1 <= args.server_threads <= 64:
+        raise UmoError(f"--server-threads takes 1 to 64 (got {args.server_threads})")
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
                          transcript=args.transcript, log=_log,
-                         server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames)
+                         server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames,
+                         server_threads=args.server_threads)
     print(B.format_report(report, vs=args.vs))
     if args.out is not None:
         B.write_json(report, args.out)
@@ -127,6 +130,8 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--sessions", type=int, nargs="+", metavar="N",
                    help="concurrent sessions for the server measurement (default 1 8 32 when the model is benched)")
     p.add_argument("--frames", choices=("json", "binary"), default="json", help="the server's frame format (default json)")
+    p.add_argument("--server-threads", type=int, default=1,
+                   help="torch threads of the measured server's model worker (umo serve --threads; default 1)")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
     p.set_defaults(func=cmd_bench)
     return p
