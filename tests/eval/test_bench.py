@@ -20,3 +20,18 @@ def test_bench_runs_and_compares():
 def test_bench_rejects_unknown_config():
     with pytest.raises(UmoError):
         bench.run_bench(["nonsense"], threads=(1,), repeats=1)
+
+
+def test_model_size_counts_active_experts():
+    from umo.inference import load_model
+    from umo.models.moe import MoE
+
+    sz = bench.model_size("model")
+    model = load_model(None)
+    assert sz["params"] == sum(p.numel() for p in model.parameters())
+    moes = [m for m in model.modules() if isinstance(m, MoE)]
+    assert moes and sz["active_params"] < sz["params"]
+    expert = sum(t[0].numel() for t in (moes[0].w1, moes[0].b1, moes[0].w2, moes[0].b2))
+    assert sz["params"] - sz["active_params"] == len(moes) * expert * (moes[0].n_experts - moes[0].top_k)
+    assert 1.0 < sz["file_mib"] < 20.0
+    assert bench.model_size("rules") is None

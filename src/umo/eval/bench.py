@@ -158,6 +158,26 @@ def server_status(measured: list[dict] | None = None, reason: str | None = None)
     return "\n".join(_format_server(measured))
 
 
+def model_size(config: str) -> dict | None:
+    """Parameters (all, and active per token: top-k of the MoE experts) and file size of a model
+    configuration ("model" or model:PATH, optionally @FPS); None for the other animators."""
+    base = config.split("@", 1)[0]
+    if base != "model" and not base.startswith("model:"):
+        return None
+    from umo.inference import DEFAULT_WEIGHTS, load_model
+    from umo.models.moe import MoE
+
+    path = DEFAULT_WEIGHTS if base == "model" else Path(base[len("model:"):])
+    model = load_model(path)
+    total = sum(p.numel() for p in model.parameters())
+    idle = 0  # expert parameters a token does not use
+    for mod in model.modules():
+        if isinstance(mod, MoE):
+            per_expert = sum(t[0].numel() for t in (mod.w1, mod.b1, mod.w2, mod.b2))
+            idle += per_expert * (mod.n_experts - mod.top_k)
+    return {"config": config, "params": total, "active_params": total - idle, "file_mib": path.stat().st_size / 2**20}
+
+
 def _model_weights(configs: list[str]) -> str | None:
     """The weights the server should run: the first model config's; None: no model in the run."""
     for c in configs:
@@ -404,8 +424,9 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
     if server_sessions and importlib.util.find_spec("websockets") is not None:
         server_rows = measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log,
                                      threads=server_threads)
+    sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
-            "repeats": repeats, "startup_s": startup_seconds(), "server": server_status(server_rows, reason),
+            "repeats": repeats, "startup_s": startup_seconds(), "model_sizes": sizes, "server": server_status(server_rows, reason),
             "server_rows": server_rows, "rows": rows,
             "cpu": _cpu_name(), "python": sys.version.split()[0]}
 
@@ -429,23 +450,29 @@ def _f(v, fmt: str, width: int) -> str:
 def format_report(report: dict, vs: str | None = None) -> str:
     rows = report["rows"]
     a = rows[0]["audio_s"] if rows else 0.0
+    from umo.eval.suite import system_label
+
+    w = max([14] + [len(system_label(r["config"])) + 1 for r in rows])
     lines = [f"speed: {Path(report['audio']).name} ({a:.2f} s of audio), median of {report['repeats']} runs "
              f"after 1 warm-up, a fresh process per row; CPU {report['cpu']}",
-             f"{'config':<14}{'threads':>8}{'frames':>8}{'ms/frame':>10}{'RTF':>9}{'stream ms/f':>13}"
+             f"{'config':<{w}}{'threads':>8}{'frames':>8}{'ms/frame':>10}{'RTF':>9}{'stream ms/f':>13}"
              f"{'peak MiB':>10}  algorithmic latency"]
     for r in rows:
-        lines.append(f"{r['config']:<14}{r['threads']:>8}{r['frames']:>8}{r['offline_ms_per_frame']:>10.3f}"
+        lines.append(f"{system_label(r['config']):<{w}}{r['threads']:>8}{r['frames']:>8}{r['offline_ms_per_frame']:>10.3f}"
                      f"{r['rtf']:>9.4f}{_f(r['stream_ms_per_frame'], '.3f', 13)}{r['peak_mib']:>10.0f}  "
                      f"{r['latency']}")
+    for sz in report.get("model_sizes", []):
+        lines.append(f"  {system_label(sz['config'])}: {sz['params'] / 1e6:.2f} M parameters, "
+                     f"{sz['active_params'] / 1e6:.2f} M active per token, weights file {sz['file_mib']:.1f} MiB")
     if vs:
         base = {r["threads"]: r for r in rows if r["config"] == vs}
-        lines += ["", f"ratios to {vs} (same run; below 1: faster / smaller)",
-                  f"{'config':<14}{'threads':>8}{'ms/frame':>10}{'RTF':>9}{'peak MiB':>10}"]
+        lines += ["", f"ratios to {system_label(vs)} (same run; below 1: faster / smaller)",
+                  f"{'config':<{w}}{'threads':>8}{'ms/frame':>10}{'RTF':>9}{'peak MiB':>10}"]
         for r in rows:
             b = base.get(r["threads"])
             if r["config"] == vs or b is None:
                 continue
-            lines.append(f"{r['config']:<14}{r['threads']:>8}"
+            lines.append(f"{system_label(r['config']):<{w}}{r['threads']:>8}"
                          f"{r['offline_ms_per_frame'] / b['offline_ms_per_frame']:>10.2f}"
                          f"{r['rtf'] / b['rtf']:>9.2f}{r['peak_mib'] / b['peak_mib']:>10.2f}")
     st = report["startup_s"]
@@ -457,7 +484,8 @@ def format_report(report: dict, vs: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_json(report: dict, path: Path) -> None:
+def write_json(report: dict, path: Path | str) -> None:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=1), encoding="utf-8")
 
