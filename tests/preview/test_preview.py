@@ -219,10 +219,13 @@ def test_page_plays_the_animation_in_chromium(browser, fixtures, tmp_path):
     page.evaluate("umoPreview.seek(0.2)")
     page.click("#play")
     assert page.evaluate("umoPreview.state().playing")
-    page.wait_for_function("umoPreview.state().time > 0.5", timeout=10_000)
-    page.click("#play", force=True)  # force: no waiting for layout stability while the clip runs out
+    page.wait_for_function("umoPreview.state().time > 0.4", timeout=10_000)
+    # the pause: a click event on the button itself, at once (a mouse click waits for layout and, on a
+    # loaded machine, could land after the clip ran out and paused by itself, starting it again)
+    page.locator("#play").dispatch_event("click")
     held = page.evaluate("umoPreview.state()")
-    assert not held["playing"] and held["time"] < anim.duration
+    assert not held["playing"], held
+    assert 0.4 < held["time"] < anim.duration, held
     page.wait_for_timeout(300)
     assert page.evaluate("umoPreview.state().time") == pytest.approx(held["time"], abs=1e-6)
     assert held["frame"] == int(np.floor(held["time"] * FPS + 1e-6))
