@@ -127,7 +127,7 @@ def corpus_clips(path: Path, limit: int):
     for i in range(min(limit, len(r))):
         c = r.clip(i)
         phones = c.phones if c.has_phones else None
-        yield c.id, c.audio, lip_aperture(c.face[:, :52].astype(np.float32)), phones
+        yield c.audio, lip_aperture(c.face[:, :52].astype(np.float32)), phones
 
 
 def fit_ridge(x: np.ndarray, y: np.ndarray, lam: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -151,25 +151,22 @@ def pearson(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def real_clips() -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(name, audio, aperture at 30 fps) of the real held-out clips available here."""
+    """(name, audio, aperture at 30 fps) of the held-out real clips of ``umo eval --suite real``."""
     from umo.convert import read_any
+    from umo.eval.suite import real_suite
     from umo.formats.audio import load_audio
 
+    cases, skipped = real_suite(candidates=())
+    for note in skipped:
+        print(f"skipped: {note}")
     out = []
-    fg = REPO / "tests" / "fixtures" / "facegood"
-    cases = [("FACEGOOD 1114_3_16 (Mandarin)", fg / "1114_3_16.wav", fg / "bs_value_1114_3_16.npy")]
-    beat = REPO.parent / "shared" / "data" / "beat"
-    if (beat / "2_scott_0_1_1.npz").is_file():
-        cases.append(("BEAT 2_scott_0_1_1 (SMPL-X jaw)", beat / "2_scott_0_1_1.wav", beat / "2_scott_0_1_1.npz"))
-    else:
-        print("BEAT take not found (../shared/data absent): scoring FACEGOOD only")
-    for name, wav, gt in cases:
-        audio = load_audio(wav)
-        anim, _ = read_any(gt, len(audio) / SAMPLE_RATE)
+    for case in cases:
+        audio = load_audio(case.audio)
+        anim, _ = read_any(case.face_gt, len(audio) / SAMPLE_RATE)
         t_gt = np.arange(anim.face.shape[0]) / anim.fps
         num = int(min(len(audio) / SAMPLE_RATE, t_gt[-1]) * MODEL_FPS)
         ap = np.interp(np.arange(num) / MODEL_FPS, t_gt, lip_aperture(anim.face))
-        out.append((name, audio, ap))
+        out.append((f"{case.name} ({case.face_gt.suffix} face)", audio, ap))
     return out
 
 
@@ -188,9 +185,9 @@ def main() -> int:
     conds = ["mel", "mel+ps", "mel+ps-full", "ps", "mel+tts"]
     xs: dict[str, list] = {c: [] for c in conds}
     ys = []
-    audio_s = decode_s = 0.0
+    audio_s = 0.0
     t0 = time.perf_counter()
-    for k, (_, audio, aperture, phones) in enumerate(corpus_clips(args.corpus, args.clips)):
+    for k, (audio, aperture, phones) in enumerate(corpus_clips(args.corpus, args.clips)):
         feats = clip_features(audio, len(aperture), dec, phones)
         for c in conds:
             xs[c].append(feats.get(c, feats["mel"]))
@@ -198,7 +195,7 @@ def main() -> int:
         audio_s += len(audio) / SAMPLE_RATE
         if k % 50 == 0:
             print(f"  features: {k} clips, {audio_s / 60:.1f} min of audio", file=sys.stderr)
-    # the cost of the causal decoder alone, on a slice of the audio
+    # the cost of the causal decoder alone, on the last training clip
     pcm = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
     t1 = time.perf_counter()
     dec.causal(pcm, len(pcm) // 160)
@@ -219,7 +216,7 @@ def main() -> int:
     rows: dict[str, dict[str, float]] = {c: {} for c in conds}
     vx: dict[str, list] = {c: [] for c in conds}
     vy = []
-    for _, audio, aperture, phones in corpus_clips(args.val, args.val_clips):
+    for audio, aperture, phones in corpus_clips(args.val, args.val_clips):
         feats = clip_features(audio, len(aperture), dec, phones)
         for c in conds:
             vx[c].append(feats.get(c, feats["mel"]))

@@ -35,3 +35,10 @@ def test_model_size_counts_active_experts():
     assert sz["params"] - sz["active_params"] == len(moes) * expert * (moes[0].n_experts - moes[0].top_k)
     assert 1.0 < sz["file_mib"] < 20.0
     assert bench.model_size("rules") is None
+
+
+def test_an_untrained_preset_is_sized_and_served_as_such():
+    sz = bench.model_size("model:tiny")
+    assert sz["file_mib"] is None and 0 < sz["active_params"] <= sz["params"]
+    assert bench._model_weights(["loudness", "model:tiny@60"]) == "untrained:tiny"
+    assert bench._model_weights(["model"]) == "bundled"

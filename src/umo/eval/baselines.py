@@ -56,7 +56,7 @@ class AnimatorSpec:
         return f"{1000 * total:.0f} ms (lookahead {1000 * (self.lookahead_s or 0):.0f} + chunk {1000 * (self.chunk_s or 0):.0f})"
 
 
-def _split_fps(spec: str) -> tuple[str, int | None]:
+def split_fps(spec: str) -> tuple[str, int | None]:
     if "@" in spec:
         base, fps = spec.rsplit("@", 1)
         if not fps.isdigit():
@@ -83,23 +83,37 @@ STREAM_CHUNK_S = 0.02  # audio per push when benchmarking a streaming animator: 
 FEATURE_HOP_S = 0.01  # the model's audio features advance by 10 ms: a frame may wait up to one hop
 
 
-def _model(name: str, what: str, fps: int | None) -> AnimatorSpec:
-    """model:PATH (a checkpoint or inference .safetensors) or model:PRESET (untrained: speed only)."""
+def load_model_spec(spec: str):
+    """``model``, ``model:PATH`` or ``model:PRESET`` (optionally @FPS) -> (model, weights file or None
+    for an untrained preset, label); None for animators that are not the learned model."""
+    base, _ = split_fps(spec)
+    if base == "model":  # the bundled learned model
+        from umo.inference import DEFAULT_WEIGHTS
+
+        what = str(DEFAULT_WEIGHTS)
+    elif base.startswith("model:"):
+        what = base[len("model:"):]
+    else:
+        return None
     try:
         from umo.models import PRESETS, UmoModel, get_config
     except ImportError as e:
-        raise UmoError(f"{name}: the learned model is not available in this install ({e})") from None
+        raise UmoError(f"{spec}: the learned model is not available in this install ({e})") from None
 
     if what in PRESETS:
-        model, label = UmoModel(get_config(what)).eval(), f"model preset {what!r}, untrained weights (speed only)"
-    else:
-        path = Path(what)
-        if not path.is_file():
-            raise UmoError(f"{name}: no checkpoint at {path} (or name a preset: {', '.join(sorted(PRESETS))})")
-        from umo.training.checkpoint import load_checkpoint
+        return UmoModel(get_config(what)).eval(), None, f"model preset {what!r}, untrained weights (speed only)"
+    path = Path(what)
+    if not path.is_file():
+        raise UmoError(f"{spec}: no checkpoint at {path} (or name a preset: {', '.join(sorted(PRESETS))})")
+    from umo.training.checkpoint import load_checkpoint
 
-        model, _ = load_checkpoint(path)
-        label = f"learned model {path.name}"
+    model, _ = load_checkpoint(path)
+    return model, path, f"learned model {path.name}"
+
+
+def _model(name: str, fps: int | None) -> AnimatorSpec:
+    """model, model:PATH (a checkpoint or inference .safetensors) or model:PRESET (untrained: speed only)."""
+    model, _, label = load_model_spec(name)
     cfg = model.cfg
     rate = fps or MODEL_FPS
 
@@ -117,13 +131,9 @@ def _model(name: str, what: str, fps: int | None) -> AnimatorSpec:
 
 def get_animator(spec: str) -> AnimatorSpec:
     """An animator configuration by name: rules, loudness, model:PATH, each with an optional @FPS."""
-    base, fps = _split_fps(spec)
-    if base == "model":  # the bundled learned model
-        from umo.inference import DEFAULT_WEIGHTS
-
-        return _model(spec, str(DEFAULT_WEIGHTS), fps)
-    if base.startswith("model:"):
-        return _model(spec, base[len("model:"):], fps)
+    base, fps = split_fps(spec)
+    if base == "model" or base.startswith("model:"):
+        return _model(spec, fps)
     if base == "rules":
         return _rules(spec, fps or 30, transcript=True)
     if base == "loudness":

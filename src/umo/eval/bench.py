@@ -159,23 +159,19 @@ def server_status(measured: list[dict] | None = None, reason: str | None = None)
 
 
 def model_size(config: str) -> dict | None:
-    """Parameters (all, and active per token: top-k of the MoE experts) and file size of a model
-    configuration ("model" or model:PATH, optionally @FPS); None for the other animators."""
-    base = config.split("@", 1)[0]
-    if base != "model" and not base.startswith("model:"):
-        return None
-    from umo.inference import DEFAULT_WEIGHTS, load_model
+    """Parameters (all, and active per token: top-k of the MoE experts) and weights file size of a
+    model configuration (model, model:PATH or model:PRESET, optionally @FPS); None for the others."""
+    from umo.eval.baselines import load_model_spec
     from umo.models.moe import MoE
 
-    path = DEFAULT_WEIGHTS if base == "model" else Path(base[len("model:"):])
-    model = load_model(path)
+    loaded = load_model_spec(config)
+    if loaded is None:
+        return None
+    model, path, _ = loaded
     total = sum(p.numel() for p in model.parameters())
-    idle = 0  # expert parameters a token does not use
-    for mod in model.modules():
-        if isinstance(mod, MoE):
-            per_expert = sum(t[0].numel() for t in (mod.w1, mod.b1, mod.w2, mod.b2))
-            idle += per_expert * (mod.n_experts - mod.top_k)
-    return {"config": config, "params": total, "active_params": total - idle, "file_mib": path.stat().st_size / 2**20}
+    idle = sum(m.params_per_expert * (m.n_experts - m.top_k) for m in model.modules() if isinstance(m, MoE))
+    return {"config": config, "params": total, "active_params": total - idle,
+            "file_mib": None if path is None else path.stat().st_size / 2**20}
 
 
 def _model_weights(configs: list[str]) -> str | None:
@@ -185,7 +181,10 @@ def _model_weights(configs: list[str]) -> str | None:
         if base == "model":
             return "bundled"
         if base.startswith("model:"):
-            return base[len("model:"):]
+            from umo.models import PRESETS
+
+            what = base[len("model:"):]
+            return f"untrained:{what}" if what in PRESETS else what
     return None
 
 
@@ -462,8 +461,9 @@ def format_report(report: dict, vs: str | None = None) -> str:
                      f"{r['rtf']:>9.4f}{_f(r['stream_ms_per_frame'], '.3f', 13)}{r['peak_mib']:>10.0f}  "
                      f"{r['latency']}")
     for sz in report.get("model_sizes", []):
+        file = "untrained preset" if sz["file_mib"] is None else f"weights file {sz['file_mib']:.1f} MiB"
         lines.append(f"  {system_label(sz['config'])}: {sz['params'] / 1e6:.2f} M parameters, "
-                     f"{sz['active_params'] / 1e6:.2f} M active per token, weights file {sz['file_mib']:.1f} MiB")
+                     f"{sz['active_params'] / 1e6:.2f} M active per token, {file}")
     if vs:
         base = {r["threads"]: r for r in rows if r["config"] == vs}
         lines += ["", f"ratios to {system_label(vs)} (same run; below 1: faster / smaller)",

@@ -358,8 +358,10 @@ def system_label(name: str) -> str:
     """A short, distinguishing table label: ``model:runs/x/dense/weights.safetensors@60`` -> ``model:dense@60``."""
     if not name.startswith("model:"):
         return name
-    spec, _, fps = name[len("model:"):].partition("@")
-    path = Path(spec)
+    from umo.eval.baselines import split_fps
+
+    base, fps = split_fps(name)  # (an invalid @ part raises, as running that animator would)
+    path = Path(base[len("model:"):])
     label = path.parent.name if path.stem in _GENERIC_STEMS and path.parent.name else path.stem
     return f"model:{label}" + (f"@{fps}" if fps else "")
 

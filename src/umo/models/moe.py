@@ -36,6 +36,11 @@ class MoE(nn.Module):
         self.b2 = nn.Parameter(torch.zeros(n_experts, d))
         self.reset_usage()
 
+    @property
+    def params_per_expert(self) -> int:
+        """Parameters of one expert MLP (w1, b1, w2, b2)."""
+        return 2 * self.d * self.hidden + self.hidden + self.d
+
     def reset_usage(self) -> None:
         self.usage_counts = torch.zeros(self.n_experts, dtype=torch.float64)  # routed assignments per expert
         self.last_usage = [0.0] * self.n_experts  # fraction per expert in the latest forward (for logs)
