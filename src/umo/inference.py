@@ -65,14 +65,22 @@ class Frames:
 
 
 def frames_from_regions(regions: dict[str, np.ndarray], start: int) -> Frames:
+    return frames_from_regions_many([regions], [start])[0]
+
+
+def frames_from_regions_many(regions: list[dict[str, np.ndarray]], starts: list[int]) -> list[Frames]:
+    """Model regions of several streams -> their Frames, converted in one call (the conversion is
+    per frame, so stacking the streams changes no number; it saves the per-call overhead)."""
     from umo.data.motion import regions_to_animation
 
-    n = regions["face"].shape[0]
-    if n == 0:
-        return Frames(start, MODEL_FPS, np.zeros((0, NUM_BLENDSHAPES)), np.zeros((0, len(HEAD_NAMES))),
-                      np.zeros((0, len(EYE_NAMES))), np.zeros((0, 75, 3)))
-    a = regions_to_animation(regions, fps=MODEL_FPS)
-    return Frames(start, MODEL_FPS, a.face, a.head, a.eyes, a.body)
+    counts = [r["face"].shape[0] for r in regions]
+    if sum(counts) == 0:
+        return [Frames(s, MODEL_FPS, np.zeros((0, NUM_BLENDSHAPES)), np.zeros((0, len(HEAD_NAMES))),
+                       np.zeros((0, len(EYE_NAMES))), np.zeros((0, 75, 3))) for s in starts]
+    a = regions_to_animation({k: np.concatenate([r[k] for r in regions]) for k in regions[0]}, fps=MODEL_FPS)
+    cuts = np.cumsum(counts)[:-1]
+    return [Frames(s, MODEL_FPS, *parts) for s, *parts in
+            zip(starts, *(np.split(x, cuts) for x in (a.face, a.head, a.eyes, a.body)))]
 
 
 class ModelStream:

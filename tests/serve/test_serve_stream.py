@@ -17,6 +17,7 @@ from umo.formats.audio import load_audio
 from umo.inference import model_animation
 from umo.serve import protocol as P
 from umo.serve.server import running_server
+from umo.serve.worker import STATS_INTERVAL_S
 
 websockets = pytest.importorskip("websockets")
 from websockets.sync.client import connect
@@ -103,6 +104,34 @@ def test_stream_equals_offline(server, model, name):
     assert starts == sorted(starts) and starts[0] == 0
     for key in ("face", "head", "eyes", "body"):
         np.testing.assert_allclose(got[key], getattr(ref, key), atol=TOL, err_msg=key)
+
+
+def test_thread_engine_equals_offline(model):
+    """--engine thread: the same rounds in the server's own process, the same frames."""
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")[: 2 * SAMPLE_RATE]
+    with running_server(model, engine="thread") as srv:
+        _, frames, done, _ = stream(srv.url, audio)
+        assert srv.status()["model"]["runs_in"] == "thread"
+    np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(audio)).face, atol=TOL)
+
+
+def test_model_process_crash_ends_streams_with_an_error(model):
+    """The model process dies mid-stream (killed): the open session gets an error, new ones a clear refusal."""
+    audio = load_audio(FIXTURES / "jfk.flac")
+    with running_server(model) as srv:
+        with connect(srv.url) as ws:
+            ws.send(json.dumps(START))
+            ws.recv()
+            ws.send(pcm16(audio[:SAMPLE_RATE]))
+            srv.engine._proc.kill()
+            seen = []
+            with pytest.raises(websockets.ConnectionClosed):
+                while True:
+                    m = ws.recv(timeout=30)
+                    if isinstance(m, str):
+                        seen.append(json.loads(m))
+        assert seen[-1]["type"] == "error" and "model" in seen[-1]["message"], seen
+        expect_error(srv.url, [START], "restart umo serve")
 
 
 def test_binary_format_and_output_selection(server, model):
@@ -235,14 +264,15 @@ def test_vanished_client_is_forgotten(server, model):
         ws.send(json.dumps(START))
         ws.recv()
         ws.send(pcm16(audio[:SAMPLE_RATE]))
-    # closed without "end": its session and engine stream go away; others are unaffected
-    pool = server.engine.stepper.pool
-    for _ in range(50):
-        if not server.sessions and not server.engine.handles and pool.in_use() == 0 and not server.engine.ended:
+    # closed without "end": its session and model stream go away; others are unaffected
+    for _ in range(100):
+        health = json.loads(urllib.request.urlopen(server.url.replace("ws:", "http:").replace("/stream", "/healthz")).read())
+        if health["sessions"] == 0 and health["model"]["streams"] == 0 and health["model"]["kv_slots_in_use"] == 0:
             break
         time.sleep(0.05)
-    assert not server.sessions and not server.engine.handles
-    assert pool.in_use() == 0 and not server.engine.ended  # its KV slot came back, though no round ran since
+    assert health["model"]["runs_in"] == "process" and not server.engine.handles
+    assert health["sessions"] == 0 and health["model"]["streams"] == 0
+    assert health["model"]["kv_slots_in_use"] == 0  # its KV slot came back, though no round ran since
     _, _, done, _ = stream(server.url, audio[:SAMPLE_RATE])
     assert done["frames"] == 30
 
@@ -272,7 +302,8 @@ def test_client_that_stops_reading_is_dropped_without_stalling_others(model):
                 time.sleep(0.05)
             assert len(srv.sessions) == 0, "the slow client was not dropped"
             assert "not reading its frames fast enough" in session.error
-            assert srv.engine.stepper.pool.in_use() <= 1  # its stream and KV slot are gone (freed next round)
+            time.sleep(2 * STATS_INTERVAL_S)  # the model process's next report
+            assert srv.status()["model"]["kv_slots_in_use"] == 0  # its stream and KV slot are gone
             clip = audio[: 2 * SAMPLE_RATE]
             _, frames, done, _ = stream(srv.url, clip)
             np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(clip)).face, atol=TOL)

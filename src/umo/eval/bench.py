@@ -30,6 +30,7 @@ the server's batching (mean sessions per round, round time). Without the model t
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import os
@@ -190,16 +191,18 @@ def _model_weights(configs: list[str]) -> str | None:
 
 def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT_SERVER_SESSIONS,
                    audio: Path = DEFAULT_SERVER_AUDIO, seconds: float = 10.0, chunk_ms: float = 20.0,
-                   fmt: str = "json", log=None, threads: int = 1) -> list[dict]:
+                   fmt: str = "json", log=None, threads: int = 1, engine: str = "process") -> list[dict]:
     """End-to-end latency through a fresh ``umo serve`` process (see the module docstring).
 
     weights: "bundled", a checkpoint path, or "untrained:PRESET" (an untrained model of that preset:
-    the same compute, for measuring before weights exist)."""
+    the same compute, for measuring before weights exist). engine: where the server runs the model
+    ("process": its own child process, the default of umo serve; "thread": the server's process).
+    CPU and memory count the server's whole process tree."""
     from umo.formats.audio import load_audio
 
     pcm = load_audio(audio)[: int(seconds * 16000)]
     cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions)),
-           "--threads", str(threads)]
+           "--threads", str(threads), "--engine", engine]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
     try:
         line = proc.stdout.readline()
@@ -210,14 +213,17 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
         rows = []
         for n in sessions:
             if log:
-                log(f"bench: server, {n} concurrent real-time session(s)")
-            cpu0, t0, ru0 = _proc_cpu_s(proc.pid), time.perf_counter(), _self_cpu_s()
+                log(f"bench: server ({engine} engine), {n} concurrent real-time session(s)")
+            pids = _proc_tree(proc.pid)
+            cpu0, t0, ru0 = [_proc_cpu_s(p) for p in pids], time.perf_counter(), _self_cpu_s()
             row = _run_clients(port, n, pcm, chunk_ms, fmt)
             wall = time.perf_counter() - t0
+            cpu = [(_proc_cpu_s(p) - c0) / wall for p, c0 in zip(pids, cpu0)]
             row.update(sessions=n, audio_s=len(pcm) / 16000, chunk_ms=chunk_ms, format=fmt, wall_s=wall, threads=threads,
-                       server_cores=(_proc_cpu_s(proc.pid) - cpu0) / wall,
-                       client_cores=(_self_cpu_s() - ru0) / wall, server_peak_mib=_proc_peak_mib(proc.pid),
-                       engine=_healthz(port)["engine"], weights=weights)
+                       server_cores=sum(cpu), model_process_cores=sum(cpu[1:]) if engine == "process" else None,
+                       client_cores=(_self_cpu_s() - ru0) / wall,
+                       server_peak_mib=sum(_proc_peak_mib(p) for p in pids),
+                       engine=_healthz(port)["engine"], server_engine=engine, weights=weights)
             rows.append(row)
         return rows
     finally:
@@ -226,6 +232,18 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _proc_tree(pid: int) -> list[int]:
+    """pid and its descendants (the process engine's model process), parents first."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo += [int(c) for c in task.read_text().split()]
+    return out
 
 
 def _proc_cpu_s(pid: int) -> float:
@@ -339,17 +357,21 @@ def _format_server(rows: list[dict]) -> list[str]:
               f"{r0['chunk_ms']:.0f} ms chunks, {r0['format']} frames, weights {r0['weights']}, "
               f"{r0.get('threads', 1)} model thread(s); latency = frame "
               "received - its audio sent (includes the model's lookahead + hop + chunk)"),
-             (f"{'sessions':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
-              f"{'server cores':>14}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
+             "engine: where the model runs (process: its own, beside the server's event loop; thread: in the "
+             "server's process); server cores and peak MiB count both processes (model cores: the model's)",
+             (f"{'engine':>8}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
+              f"{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
     for r in rows:
         lat, aft, eng = r["latency_ms"], r["after_audio_ms"], r["engine"]
-        lines.append(f"{r['sessions']:>8}{lat['p50']:>9.0f}{lat['p95']:>9.0f}{lat['p99']:>9.0f}{lat['max']:>9.0f}"
-                     f"{aft['p50']:>13.0f} / {aft['p95']:<5.0f}{r['server_cores']:>14.2f}{r['client_cores']:>14.2f}"
+        mc = r.get("model_process_cores")
+        lines.append(f"{r.get('server_engine', 'thread'):>8}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
+                     f"{lat['p99']:>9.0f}{lat['max']:>9.0f}{aft['p50']:>13.0f} / {aft['p95']:<5.0f}"
+                     f"{r['server_cores']:>14.2f}{'-' if mc is None else f'{mc:.2f}':>13}{r['client_cores']:>14.2f}"
                      f"{r['server_peak_mib']:>10.0f}{eng.get('mean_batch', 0):>7.1f}{eng.get('round_ms_p50', 0):>10.1f}")
     return lines
 
 
-def _serve_worker(weights: str, max_sessions: int, threads: int = 1) -> int:
+def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str = "process") -> int:
     """A server for measure_server: prints "PORT n" once listening, then serves until terminated."""
     import asyncio
     import signal
@@ -370,7 +392,7 @@ def _serve_worker(weights: str, max_sessions: int, threads: int = 1) -> int:
         model = load_model(None if weights == "bundled" else weights)
 
     async def main() -> None:
-        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads)
+        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads, engine=engine)
         await server.start()
         print(f"PORT {server.bound_port}", flush=True)
         stop = asyncio.Event()
@@ -385,7 +407,7 @@ def _serve_worker(weights: str, max_sessions: int, threads: int = 1) -> int:
 def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: int = DEFAULT_REPEATS,
               audio: Path | None = None, transcript: Path | None = None, log=None,
               server_sessions: tuple[int, ...] | None = None, server_format: str = "json",
-              server_threads: int = 1) -> dict:
+              server_threads: int = 1, server_engines: tuple[str, ...] = ("process",)) -> dict:
     """Measures every configuration at every thread count, each in a fresh process; then the server
     (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
@@ -421,8 +443,9 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
         if weights is None:
             reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
     if server_sessions and importlib.util.find_spec("websockets") is not None:
-        server_rows = measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log,
-                                     threads=server_threads)
+        for engine in server_engines:  # each in a fresh server process, one after the other
+            server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log,
+                                          threads=server_threads, engine=engine)
     sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(), "model_sizes": sizes, "server": server_status(server_rows, reason),
@@ -496,8 +519,9 @@ def _worker(argv: list[str]) -> int:
         w.add_argument("weights")
         w.add_argument("--max-sessions", type=int, default=32)
         w.add_argument("--threads", type=int, default=1)
+        w.add_argument("--engine", default="process")
         a = w.parse_args(argv[1:])
-        return _serve_worker(a.weights, a.max_sessions, a.threads)
+        return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")
     p.add_argument("--worker", required=True)
     p.add_argument("--threads", type=int, required=True)

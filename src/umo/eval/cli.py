@@ -107,7 +107,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
                          transcript=args.transcript, log=_log,
                          server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames,
-                         server_threads=args.server_threads)
+                         server_threads=args.server_threads, server_engines=tuple(dict.fromkeys(args.server_engine)))
     print(B.format_report(report, vs=args.vs))
     if args.out is not None:
         B.write_json(report, args.out)
@@ -132,6 +132,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--frames", choices=("json", "binary"), default="json", help="the server's frame format (default json)")
     p.add_argument("--server-threads", type=int, default=1,
                    help="torch threads of the measured server's model worker (umo serve --threads; default 1)")
+    p.add_argument("--server-engine", nargs="+", choices=("process", "thread"), default=["process"],
+                   help="where the measured server runs the model (umo serve --engine; default process); "
+                        "both: measured one after the other in the same run")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
     p.set_defaults(func=cmd_bench)
     return p

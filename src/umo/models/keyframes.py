@@ -17,10 +17,19 @@ from torch import Tensor, nn
 
 def gumbel_noise(seed: int, step: int, shape: tuple[int, ...]) -> Tensor:
     """Standard Gumbel noise, a pure function of (seed, step): float32 on the CPU."""
+    return gumbel_noise_many([(seed, step)], shape)[0]
+
+
+def gumbel_noise_many(keys: list[tuple[int, int]], shape: tuple[int, ...]) -> Tensor:
+    """``gumbel_noise`` for many (seed, step) pairs at once -> (len(keys), *shape), the same numbers:
+    one generator per pair, then the elementwise maths once for all (a live round draws for every
+    stream at each keyframe)."""
     g = torch.Generator(device="cpu")
-    g.manual_seed((int(seed) * 1_000_003 + int(step)) % (2**63 - 1))
-    u = torch.rand(shape, generator=g, dtype=torch.float64).clamp(1e-12, 1.0 - 1e-12)
-    return (-torch.log(-torch.log(u))).float()
+    u = torch.empty((len(keys), *shape), dtype=torch.float64)
+    for i, (seed, step) in enumerate(keys):
+        g.manual_seed((int(seed) * 1_000_003 + int(step)) % (2**63 - 1))
+        torch.rand(shape, generator=g, dtype=torch.float64, out=u[i])
+    return (-torch.log(-torch.log(u.clamp_(1e-12, 1.0 - 1e-12)))).float()
 
 
 class KeyframeHead(nn.Module):

@@ -54,10 +54,8 @@ class MoE(nn.Module):
         top_p, top_i = probs.topk(self.top_k, dim=-1)
         return probs, top_i, top_p / top_p.sum(-1, keepdim=True)
 
-    def forward(self, x: Tensor, types: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        n = x.shape[0]
-        mask = x.new_ones(n) if mask is None else mask.to(x.dtype)
-        probs, top_i, gates = self.route(x, types)
+    def mix(self, x: Tensor, top_i: Tensor, gates: Tensor) -> Tensor:
+        """x (N, d), each token's experts (N, k) and gates (N, k) -> the gated sum of their outputs (N, d)."""
         # group the N * k (token, expert) assignments by expert: one gather, two matmuls per expert hit
         flat_e = top_i.flatten()  # (N k,)
         order = torch.argsort(flat_e, stable=True)
@@ -71,7 +69,19 @@ class MoE(nn.Module):
                 outs.append(torch.addmm(self.b2[e], F.gelu(torch.addmm(self.b1[e], seg, self.w1[e])), self.w2[e]))
                 start += c
         g = gates.flatten()[order].to(x.dtype)
-        y = torch.zeros_like(x).index_add(0, token, torch.cat(outs) * g[:, None])
+        return torch.zeros_like(x).index_add(0, token, torch.cat(outs) * g[:, None])
+
+    def infer(self, x: Tensor, types: Tensor | None = None) -> Tensor:
+        """``forward``'s output without the training bookkeeping (loss, usage counts), which costs
+        as much as the routing at live batch sizes: x (N, d) -> (N, d)."""
+        _, top_i, gates = self.route(x, types)
+        return self.mix(x, top_i, gates)
+
+    def forward(self, x: Tensor, types: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        n = x.shape[0]
+        mask = x.new_ones(n) if mask is None else mask.to(x.dtype)
+        probs, top_i, gates = self.route(x, types)
+        y = self.mix(x, top_i, gates)
         assigned = F.one_hot(top_i, self.n_experts).sum(1).float()  # (N, E)
         denom = mask.sum().clamp(min=1.0)
         f = (assigned * mask[:, None]).sum(0) / (denom * self.top_k)  # fraction of assignments per expert
@@ -100,8 +110,11 @@ class DenseFFN(nn.Module):
         self.fc1 = nn.Linear(d, hidden)
         self.fc2 = nn.Linear(hidden, d)
 
+    def infer(self, x: Tensor, types: Tensor | None = None) -> Tensor:
+        return self.fc2(F.gelu(self.fc1(x)))
+
     def forward(self, x: Tensor, types: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        return self.fc2(F.gelu(self.fc1(x))), x.new_zeros((), dtype=torch.float32)
+        return self.infer(x), x.new_zeros((), dtype=torch.float32)
 
     def expert_macs_per_token(self) -> int:
         return 2 * self.d * self.hidden

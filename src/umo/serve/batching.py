@@ -41,7 +41,7 @@ from torch import Tensor
 
 from umo.constants import HOP_LENGTH, MODEL_FPS, REGION_DIMS, SAMPLE_RATE
 from umo.errors import UmoError
-from umo.inference import Frames, frames_from_regions
+from umo.inference import Frames, frames_from_regions, frames_from_regions_many
 from umo.models.backbone import TOKENS_PER_STEP
 from umo.models.features import (
     WIN_LENGTH,
@@ -49,7 +49,7 @@ from umo.models.features import (
     num_motion_frames,
     samples_needed,
 )
-from umo.models.keyframes import gumbel_noise
+from umo.models.keyframes import gumbel_noise_many
 from umo.models.layers import CausalConvStack
 
 REGIONS = tuple(REGION_DIMS)
@@ -65,7 +65,7 @@ class StreamState:
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
     slot: int | None = None  # its rows in the stepper's KVPool (taken at its first keyframe)
-    steps: int = 0  # keyframe steps taken (the KV ring holds the last min(steps, W - 1))
+    steps: int = 0  # keyframe steps taken (the KV ring holds the last min(steps, W))
     pos: int = 0  # next token index (RoPE position)
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
@@ -75,18 +75,16 @@ class StreamState:
     zq_cur_vec: Tensor | None = None  # (R q,)
     zq_prev_vec: Tensor | None = None
 
-    def kv_tokens(self, window_steps: int) -> int:
-        """Cached tokens per layer: the last W - 1 steps at most."""
-        return min(self.steps, window_steps - 1) * TOKENS_PER_STEP
-
 
 class KVPool:
-    """Every stream's KV cache in one preallocated tensor per layer, a ring of W - 1 steps per slot.
+    """Every stream's KV cache in one preallocated tensor per layer, a ring of W steps per slot.
 
-    k[layer]: (slots, H, (W - 1) * 5, c), keys after RoPE, so their order in the ring does not matter
-    to attention; a stream's valid entries are the first min(steps, W - 1) * 5 of its ring (it fills
-    in order, then wraps). A round gathers its rows with one ``index_select`` per layer and writes the
-    new step's 5 keys back with one indexed store: no per-stream concatenation.
+    k[layer]: (slots, H, W * 5, c), keys after RoPE, so their order in the ring does not matter to
+    attention. A step first writes its 5 keys over the oldest step of its stream's ring (one indexed
+    store per layer for the whole wave), then attends over the ring in place: the W - 1 steps before
+    it and itself (causal within the step), exactly the model's attention window. A stream's ring
+    fills in order, then wraps: its first min(steps, W) * 5 entries are valid. No per-stream
+    concatenation, and no concatenation of the new step's keys to the cache either.
 
     Slots are taken and given back by the thread that runs the rounds (the engine's worker), so a
     slot never changes hands in the middle of a round.
@@ -124,7 +122,7 @@ class BatchedStepper:
         self.model = model.eval()
         cfg = model.cfg
         self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
-        self.keep = (cfg.window_steps - 1) * TOKENS_PER_STEP  # cached tokens: the last W - 1 steps
+        self.keep = cfg.window_steps * TOKENS_PER_STEP  # ring tokens per stream: the W steps of a window
         with torch.no_grad():
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
             self.text_tok = model.text_tok(self.text)  # (d,), the same for every live step
@@ -241,23 +239,24 @@ class BatchedStepper:
         nmax = max(counts)
         out = [{r: np.zeros((0, dim), np.float32) for r, dim in REGION_DIMS.items()} for _ in range(b)]
         if nmax > 0:
-            zero_a = torch.zeros(m.cfg.audio_dim)
-            zero_c = torch.zeros(self.code_dim)
+            at = torch.tensor([s * nmax + j for s, f in enumerate(frames) for j in range(len(f))])  # valid (B N) rows
 
-            def padded(rows: list[list[Tensor]], zero: Tensor) -> Tensor:
-                return torch.stack([torch.stack(r + [zero] * (nmax - len(r))) for r in rows])  # (B, N, .)
+            def padded(rows: list[list[Tensor]]) -> Tensor:
+                """Per-stream lists of (dim,) rows -> (B, N, dim), zeros after each stream's own."""
+                flat = torch.stack([t for r in rows for t in r])  # (sum n, dim)
+                return flat.new_zeros(b * nmax, flat.shape[1]).index_copy_(0, at, flat).view(b, nmax, -1)
 
             offset = torch.tensor([[i % self.stride for i in f] + [0] * (nmax - len(f)) for f in frames])  # (B, N)
             it = m.interp
-            x = (it.code(padded(cur, zero_c)) + it.prev_code(padded(prev, zero_c)) + it.offset(offset)
-                 + it.audio(padded(audio, zero_a)) + it.text(self.text))
+            x = (it.code(padded(cur)) + it.prev_code(padded(prev)) + it.offset(offset)
+                 + it.audio(padded(audio)) + it.text(self.text))
             y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts)
             y = it.out(it.norm(y))  # (B, N, D)
+            parts = {r: m.denormalise(r, v).numpy() for r, v in m.split_regions(y).items()}  # {region: (B, N, dim)}
             for s, st in enumerate(states):
                 if counts[s]:
                     st.interp_state = interp_states[s]
-                    parts = m.split_regions(y[s, :counts[s]])
-                    out[s] = {r: m.denormalise(r, parts[r]).numpy().astype(np.float32) for r in REGIONS}
+                    out[s] = {r: parts[r][s, :counts[s]] for r in REGIONS}
         return out
 
     def keyframe_step(self, rows: list[tuple[StreamState, Tensor, int]]) -> list[dict[str, Tensor]]:
@@ -270,45 +269,43 @@ class BatchedStepper:
         d = m.cfg.d_model
         a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
         toks = [a_tok, self.text_tok.expand(b, d)]
+        started = [j for j, (st, _, _) in enumerate(rows) if st.zq_cur is not None]  # rows past their first step
         for i, reg in enumerate(REGIONS):
-            toks.append(torch.stack([m.bos[i] if st.zq_cur is None else m.code_token(reg, st.zq_cur[reg])
-                                     for st, _, _ in rows]))
+            tok = m.bos[i].expand(b, d).clone()  # (B, d)
+            if started:
+                tok[started] = m.code_token(reg, torch.stack([rows[j][0].zq_cur[reg] for j in started]))
+            toks.append(tok)
         x = torch.stack(toks, dim=1) + m.type_emb  # (B, 5, d)
         n = TOKENS_PER_STEP
         pos = torch.tensor([st.pos for st, _, _ in rows])[:, None] + torch.arange(n)[None]  # (B, 5)
-        keep, ring = self.keep, self.keep // n  # cached tokens, cached steps (W - 1)
-        tril = torch.ones(n, n, dtype=torch.bool).tril()
-        if keep:
-            for st, _, _ in rows:
-                if st.slot is None:
-                    st.slot = self.pool.acquire()
-            slots = [st.slot for st, _, _ in rows]
-            lo, hi = min(slots), max(slots) + 1  # attention reads the pool's rows lo:hi in place
-            span = hi - lo
-            dense = slots == list(range(lo, hi))
-            idx = torch.tensor(slots)  # (B,)
-            at = idx - lo  # each row's place in the span
-            cols = torch.tensor([(st.steps % ring) * n for st, _, _ in rows])[:, None] + torch.arange(n)  # (B, 5)
-            valid = torch.tensor([st.kv_tokens(ring + 1) for st, _, _ in rows])  # (B,)
-            mask = torch.ones(span, 1, n, keep + n, dtype=torch.bool)  # rows not in this wave: ignored
-            mask[at, :, :, :keep] = (torch.arange(keep)[None] < valid[:, None])[:, None, None]
-            mask[:, :, :, keep:] = tril
-        else:
-            mask = tril.expand(b, 1, n, n)
-        types = m.token_types
+        keep, ring = self.keep, self.keep // n  # ring tokens, ring steps (W)
+        for st, _, _ in rows:
+            if st.slot is None:
+                st.slot = self.pool.acquire()
+        slots = [st.slot for st, _, _ in rows]
+        lo, hi = min(slots), max(slots) + 1  # attention reads the pool's rows lo:hi in place
+        span = hi - lo
+        dense = slots == list(range(lo, hi))
+        idx = torch.tensor(slots)  # (B,)
+        at = idx - lo  # each row's place in the span
+        steps = torch.tensor([st.steps for st, _, _ in rows])  # (B,) steps before this one
+        cols = ((steps % ring) * n)[:, None] + torch.arange(n)  # (B, 5) where this step's keys go
+        filled = torch.minimum(steps + 1, torch.tensor(ring)) * n  # (B,) valid ring entries, this step's included
+        mask = torch.ones(span, 1, n, keep, dtype=torch.bool)  # rows not in this wave: computed on zeros, dropped
+        mask[at] = (torch.arange(keep)[None] < filled[:, None])[:, None, None]
+        mask[at[:, None], 0, :, cols] = torch.ones(n, n, dtype=torch.bool).tril().T  # within the step: causal
+        types = m.token_types.repeat(b)  # (B 5,)
+        hh = bb.blocks[0].attn.n_heads
+        cos, sin = rope_tables(pos, d // hh)  # the same angles for every layer, queries and keys
         for li, blk in enumerate(bb.blocks):
             att = blk.attn
-            hh = att.n_heads
             q, k, v = att.qkv(blk.norm1(x)).view(b, n, 3, hh, d // hh).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
-            q, k = rope_batched(q, pos), rope_batched(k, pos)
-            if keep:
-                yy = self._attend_pool(li, q, k, v, lo, hi, dense, at, mask)
-                self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
-                self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
-            else:
-                yy = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, H, 5, c)
+            q, k = apply_rope(torch.stack([q, k]), cos, sin)  # both in one go
+            self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
+            self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
+            yy = self._attend_pool(li, q, lo, hi, dense, at, mask)
             x = x + att.proj(yy.transpose(1, 2).reshape(b, n, d))
-            f, _ = blk.ffn(blk.norm2(x).reshape(b * n, d), types.repeat(b), None)
+            f = blk.ffn.infer(blk.norm2(x).reshape(b * n, d), types)
             x = x + f.view(b, n, d)
         h = bb.norm(x)  # (B, 5, d)
         for st, _, _ in rows:
@@ -317,7 +314,7 @@ class BatchedStepper:
         logits = m.head({r: h[:, 2 + i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
         temp = m.cfg.temperature
         if temp > 0:
-            noise = torch.stack([gumbel_noise(st.seed, k, (len(REGIONS), m.head.codebook_size)) for st, _, k in rows])
+            noise = gumbel_noise_many([(st.seed, k) for st, _, k in rows], (len(REGIONS), m.head.codebook_size))
             codes = {r: (logits[r].float() / temp + noise[:, i]).argmax(-1) for i, r in enumerate(REGIONS)}
         else:
             codes = {r: logits[r].argmax(-1) for r in REGIONS}
@@ -325,30 +322,29 @@ class BatchedStepper:
         return [{r: vecs[r][s] for r in REGIONS} for s in range(b)]
 
 
-    def _attend_pool(self, li: int, q: Tensor, k: Tensor, v: Tensor, lo: int, hi: int, dense: bool, at: Tensor,
-                     mask: Tensor) -> Tensor:
-        """Attention of the new step (q, k, v: (B, H, 5, c)) over the cached rings of pool rows lo:hi
-        plus the step itself, read in place (no gathering of caches). -> (B, H, 5, c).
+    def _attend_pool(self, li: int, q: Tensor, lo: int, hi: int, dense: bool, at: Tensor, mask: Tensor) -> Tensor:
+        """Attention of the new step's queries q (B, H, 5, c) over the rings of pool rows lo:hi, read
+        in place (the step's own keys are already in them). -> (B, H, 5, c).
 
-        mask (span, 1, 5, keep + 5); rows of the span that are not in this wave compute on zeros and
-        are dropped."""
+        mask (span, 1, 5, keep); rows of the span that are not in this wave compute on zeros and are
+        dropped."""
         pk, pv = self.pool.k[li][lo:hi], self.pool.v[li][lo:hi]  # (S, H, keep, c) views
         if not dense:
-            span = hi - lo
-            q, k, v = (t.new_zeros(span, *t.shape[1:]).index_copy_(0, at, t) for t in (q, k, v))
-        keep = pk.shape[2]
-        scores = torch.cat([q @ pk.transpose(-1, -2), q @ k.transpose(-1, -2)], dim=-1) * q.shape[-1] ** -0.5
-        p = scores.masked_fill(~mask, float("-inf")).softmax(-1)  # (S, H, 5, keep + 5)
-        y = p[..., :keep] @ pv + p[..., keep:] @ v  # (S, H, 5, c)
+            q = q.new_zeros(hi - lo, *q.shape[1:]).index_copy_(0, at, q)
+        y = F.scaled_dot_product_attention(q, pk, pv, attn_mask=mask)  # (S, H, 5, c)
         return y if dense else y.index_select(0, at)
 
 
-def rope_batched(x: Tensor, pos: Tensor) -> Tensor:
-    """``umo.models.backbone.rope`` with positions per batch row: x (B, H, N, c), pos (B, N)."""
-    c = x.shape[-1]
-    inv = 10000.0 ** (-torch.arange(0, c, 2, dtype=torch.float64, device=x.device) / c)
+def rope_tables(pos: Tensor, c: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    """``umo.models.backbone.rope``'s angles with positions per batch row: pos (B, N) -> cos, sin
+    (B, 1, N, c/2), computed once per step and shared by every layer's queries and keys."""
+    inv = 10000.0 ** (-torch.arange(0, c, 2, dtype=torch.float64) / c)
     ang = pos.to(torch.float64)[:, None, :, None] * inv  # (B, 1, N, c/2)
-    cos, sin = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
+    return torch.cos(ang).to(dtype), torch.sin(ang).to(dtype)
+
+
+def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """x (B, H, N, c) rotated by the tables of :func:`rope_tables`."""
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
 
@@ -359,6 +355,7 @@ def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]
     frames; states[b] the per-conv tails (pad, C) of row b -> (B, N, C), each row's new tails."""
     b, n, _ = x.shape
     new = [[] for _ in range(b)]
+    rows, at = torch.arange(b)[:, None], torch.tensor(lengths)[:, None]
     for li, (norm, conv, out) in enumerate(zip(stack.norms, stack.convs, stack.outs)):
         st = torch.stack([s[li] for s in states])  # (B, pad, C)
         xx = torch.cat([st, norm(x)], dim=1)  # (B, pad + N, C)
@@ -366,8 +363,9 @@ def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]
         taps = torch.cat([xx[:, i * dil:i * dil + n] for i in range(k)], dim=-1)  # (B, N, K C)
         w = conv.conv.weight.permute(0, 2, 1).reshape(conv.conv.out_channels, k * conv.c_in)
         x = x + out(F.gelu(F.linear(taps, w, conv.conv.bias)))
-        for r in range(b):
-            new[r].append(xx[r, lengths[r]:lengths[r] + conv.pad])  # the last `pad` valid inputs
+        tails = xx[rows, at + torch.arange(conv.pad)]  # (B, pad, C): each row's last `pad` valid inputs
+        for r, tail in enumerate(tails.unbind(0)):
+            new[r].append(tail)
     return x, new
 
 
@@ -385,6 +383,7 @@ class StreamHandle:
         self.finishing = False
         self.cancelled = False
         self.next_frame = 0
+        self.taken = 0  # samples the rounds have consumed so far
 
     def submit(self, pcm: np.ndarray) -> None:
         """Queue float32 16 kHz samples (any length)."""
@@ -425,6 +424,7 @@ class StreamHandle:
             parts.append(x)
             n += x.size
         self.pending_samples -= n
+        self.taken += n
         return np.concatenate(parts) if parts else np.zeros(0, np.float32)
 
 
@@ -433,7 +433,7 @@ class RoundStats:
     """Bounded history of the worker's rounds (for /healthz and umo bench)."""
 
     rounds: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=512))  # (batch size, seconds)
+    recent: deque = field(default_factory=lambda: deque(maxlen=512))  # (batch size, seconds, audio s per stream)
     busy_s: float = 0.0
 
     def summary(self) -> dict:
@@ -441,9 +441,11 @@ class RoundStats:
             return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3)}
         sizes = np.array([r[0] for r in self.recent])
         secs = np.array([r[1] for r in self.recent])
+        audio = np.array([r[2] for r in self.recent])
         return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "mean_batch": float(sizes.mean()),
                 "max_batch": int(sizes.max()), "round_ms_p50": float(np.median(secs) * 1000),
-                "round_ms_p95": float(np.percentile(secs, 95) * 1000)}
+                "round_ms_p95": float(np.percentile(secs, 95) * 1000),
+                "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
 
 
 class Engine:
@@ -461,6 +463,7 @@ class Engine:
         self.handles: list[StreamHandle] = []
         self.ended: list[StreamState] = []  # cancelled streams whose KV slots the worker frees
         self.stats = RoundStats()
+        self.on_round_done: Callable[[], None] | None = None  # called in the worker after each round's callbacks
         self._stop = False
         self._thread: threading.Thread | None = None
 
@@ -471,6 +474,13 @@ class Engine:
     @property
     def lookahead_s(self) -> float:
         return self.stepper.la / MODEL_FPS + HOP_LENGTH / SAMPLE_RATE
+
+    def status(self) -> dict:
+        """Open streams and the KV-cache slots they hold (a cancelled stream's slot is freed by the
+        worker, between rounds)."""
+        with self.cond:
+            return {"streams": len(self.handles), "kv_slots_in_use": self.stepper.pool.in_use(),
+                    "kv_slots": self.stepper.pool.slots}
 
     def open(self, on_frames, seed: int = 0) -> StreamHandle:
         h = StreamHandle(self, seed, on_frames)
@@ -537,17 +547,22 @@ class Engine:
                 for h in batch:
                     h.cancel()
                     h.on_frames(None, True, e)
+                self._round_done()
                 continue
             dt = time.perf_counter() - t0
             self.stats.rounds += 1
             self.stats.busy_s += dt
-            self.stats.recent.append((len(batch), dt))
+            self.stats.recent.append((len(batch), dt, sum(p.size for p in pcms) / len(batch) / SAMPLE_RATE))
             for h, fl in zip(batch, flush):
                 if fl:
                     self.stepper.release(h.state)
-            for h, reg, fl in zip(batch, regions, flush):
+            for h, frames, fl in zip(batch, frames_from_regions_many(regions, [h.next_frame for h in batch]), flush):
                 if h.cancelled:
                     continue
-                frames = frames_from_regions(reg, h.next_frame)
                 h.next_frame += len(frames)
                 h.on_frames(frames, fl, None)
+            self._round_done()
+
+    def _round_done(self) -> None:
+        if self.on_round_done is not None:
+            self.on_round_done()

@@ -19,7 +19,8 @@ Stream speech in, get face + body frames out, over a WebSocket (protocol: docs/p
   umo serve --host 0.0.0.0 --token T     reachable from other machines; clients must send the token
   umo serve --weights my.safetensors     another model
 
-One process: every session's pending audio advances in shared batched forward passes of the model.
+Every session's pending audio advances in shared batched forward passes of one model, which runs in
+a process of its own beside the server's event loop (--engine thread: in the server's process).
 The token may also come from the UMO_SERVE_TOKEN environment variable (it then stays out of `ps`).
 """
 
@@ -46,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(args.weights)
     limits = Limits(idle_timeout_s=args.idle_timeout)
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
-                       limits=limits, threads=args.threads)
+                       limits=limits, threads=args.threads, engine=args.engine)
 
     async def main() -> None:
         await server.start()
@@ -68,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
-    from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
+    from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, ENGINES
 
     p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
                               description=SERVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -80,5 +81,8 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds a client may stay silent (default 30)")
     p.add_argument("--weights", help="model checkpoint or inference file (default: the bundled model)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the model worker (default 1)")
+    p.add_argument("--engine", choices=ENGINES, default="process",
+                   help="where the model runs: its own process (default; the server and the model each get a "
+                        "core) or a thread of the server's process")
     p.set_defaults(func=cmd_serve)
     return p

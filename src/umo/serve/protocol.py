@@ -139,7 +139,7 @@ def decode_pcm(data: bytes, encoding: str) -> np.ndarray:
 
 
 def clipped_fraction(x: np.ndarray) -> float:
-    return float(np.mean(np.abs(x) >= CLIP_LEVEL)) if x.size else 0.0
+    return np.count_nonzero(np.abs(x) >= CLIP_LEVEL) / x.size if x.size else 0.0
 
 
 def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: Limits) -> dict:

@@ -37,10 +37,12 @@ from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
 from umo.serve import protocol as P
 from umo.serve.batching import Engine
+from umo.serve.worker import ProcessEngine
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MAX_SESSIONS = 32
+ENGINES = ("process", "thread")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013
@@ -163,14 +165,19 @@ class Session:
 class UmoServer:
     def __init__(self, model, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
-                 threads: int | None = 1, ping_interval: float | None = 20.0) -> None:
+                 threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process") -> None:
         if max_sessions < 1:
             raise UmoError(f"max_sessions must be at least 1 (got {max_sessions})")
+        if engine not in ENGINES:
+            raise UmoError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
         self.host, self.port, self.token = host, port, token or None
         self.max_sessions = max_sessions
         self.limits = limits or P.Limits()
         self.backlog_samples = int(self.limits.max_backlog_s * SAMPLE_RATE)
-        self.engine = Engine(model, threads=threads)
+        # "process": the model's rounds in a child process, so they and this event loop each get a core
+        # (umo.serve.worker); "thread": in a worker thread of this process (one interpreter lock)
+        self.engine = ProcessEngine(model, threads=threads) if engine == "process" else Engine(model, threads=threads)
+        self.engine_kind = engine
         self.ping_interval = ping_interval
         self.sessions: dict[int, Session] = {}
         self._ids = itertools.count(1)
@@ -218,7 +225,8 @@ class UmoServer:
 
     def status(self) -> dict:
         return {"sessions": len(self.sessions), "max_sessions": self.max_sessions,
-                "total_sessions": self.total_sessions, "engine": self.engine.stats.summary()}
+                "total_sessions": self.total_sessions, "engine": self.engine.stats.summary(),
+                "model": {"runs_in": self.engine_kind, **self.engine.status()}}
 
     # ------------------------------------------------------------------ WebSocket side
     async def _handler(self, ws) -> None:
@@ -306,7 +314,7 @@ class UmoServer:
         self._server = await serve(
             self._handler, self.host, self.port, process_request=self._process_request,
             max_size=2 * self.limits.max_message_bytes, ping_interval=self.ping_interval, ping_timeout=20,
-            max_queue=64,
+            max_queue=64, compression=None,  # PCM and float frames hardly compress; deflate cost a fifth of the loop's CPU
         )
         self.bound_port = self._server.sockets[0].getsockname()[1]
         return self
