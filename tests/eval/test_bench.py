@@ -42,3 +42,19 @@ def test_an_untrained_preset_is_sized_and_served_as_such():
     assert sz["file_mib"] is None and 0 < sz["active_params"] <= sz["params"]
     assert bench._model_weights(["loudness", "model:tiny@60"]) == "untrained:tiny"
     assert bench._model_weights(["model"]) == "bundled"
+
+
+@pytest.mark.parametrize("engine", ["process", "thread"])
+def test_server_measurement_counts_the_model_process(engine):
+    """End-to-end latency through a real `umo serve` process and real clients; with the process
+    engine the model's own process is found, and its CPU and memory are counted in the server's."""
+    pytest.importorskip("websockets")
+    (row,) = bench.measure_server("untrained:tiny", (2,), seconds=2.0, fmt="binary", engine=engine)
+    assert row["server_engine"] == engine and row["sessions"] == 2
+    assert 0 < row["latency_ms"]["p50"] < 5000 and row["server_peak_mib"] > 50
+    if engine == "process":
+        assert 0 < row["model_process_cores"] < row["server_cores"]
+    else:
+        assert row["model_process_cores"] is None
+    text = "\n".join(bench._format_server([row]))
+    assert engine in text and "model cores" in text

@@ -22,9 +22,11 @@ real speech at real time in 20 ms chunks of s16le. Per frame: latency = the mome
 received minus the moment the chunk holding the audio sample at the frame's time was sent (so it
 includes the model's lookahead, the feature hop and the chunking, besides compute and transport);
 also "after its audio", from the last sample the frame needs. Reported: p50/p95/p99, the server's
-CPU (cores busy over the run), its peak resident memory, the client's CPU (the same machine), and
-the server's batching (mean sessions per round, round time). Without the model the report says
-"server: not available" for that run.
+CPU (cores busy over the run) and peak resident memory, both summed over its process tree (the
+model's own process, with the default process engine, also apart), the client's CPU (the same
+machine), and the server's batching (mean sessions per round, round time). ``--server-engine
+process thread`` measures both engines one after the other in the same run. Without the model the
+report says "server: not available" for that run.
 """
 
 from __future__ import annotations
