@@ -52,6 +52,7 @@ def test_server_measurement_counts_the_model_process(engine):
     (row,) = bench.measure_server("untrained:tiny", (2,), seconds=2.0, fmt="binary", engine=engine)
     assert row["server_engine"] == engine and row["sessions"] == 2
     assert 0 < row["latency_ms"]["p50"] < 5000 and row["server_peak_mib"] > 50
+    assert 15 < row["fps_received"] < 40  # 30 frames per second of audio, over ~2 s plus the latency
     if engine == "process":
         assert 0 < row["model_process_cores"] < row["server_cores"]
     else:

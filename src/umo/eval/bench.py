@@ -349,8 +349,15 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
     def pct(a: np.ndarray) -> dict:
         return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} | {"max": float(a.max())}
 
+    # frames per second each session received while its audio streamed: its live frames over the time
+    # from its first chunk to its last live frame (30 when the server keeps up; less when it lags)
+    rates = []
+    for r in results:
+        live = [t for i, t in r["got"] if samples_needed(i, la_frames) <= total]
+        if len(live) > 1:
+            rates.append(len(live) / (max(live) - r["sent"][0]))
     return {"frames": int(sum(len(r["got"]) for r in results)), "latency_ms": pct(e2e_ms),
-            "after_audio_ms": pct(after_ms)}
+            "after_audio_ms": pct(after_ms), "fps_received": float(np.median(rates)) if rates else 0.0}
 
 
 def _format_server(rows: list[dict]) -> list[str]:
@@ -361,13 +368,15 @@ def _format_server(rows: list[dict]) -> list[str]:
               "received - its audio sent (includes the model's lookahead + hop + chunk)"),
              "engine: where the model runs (process: its own, beside the server's event loop; thread: in the "
              "server's process); server cores and peak MiB count both processes (model cores: the model's)",
+             "fps: frames each session received per second while streaming (median over sessions; the model makes 30)",
              (f"{'engine':>8}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
-              f"{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
+              f"{'fps':>6}{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
     for r in rows:
         lat, aft, eng = r["latency_ms"], r["after_audio_ms"], r["engine"]
         mc = r.get("model_process_cores")
         lines.append(f"{r.get('server_engine', 'thread'):>8}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
                      f"{lat['p99']:>9.0f}{lat['max']:>9.0f}{aft['p50']:>13.0f} / {aft['p95']:<5.0f}"
+                     f"{r.get('fps_received', float('nan')):>6.1f}"
                      f"{r['server_cores']:>14.2f}{'-' if mc is None else f'{mc:.2f}':>13}{r['client_cores']:>14.2f}"
                      f"{r['server_peak_mib']:>10.0f}{eng.get('mean_batch', 0):>7.1f}{eng.get('round_ms_p50', 0):>10.1f}")
     return lines

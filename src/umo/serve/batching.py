@@ -520,6 +520,10 @@ class Engine:
     def _busy(self) -> list[StreamHandle]:
         return [h for h in self.handles if h.pending_samples or h.finishing]
 
+    def has_work(self) -> bool:
+        with self.cond:
+            return bool(self.ended or self._busy())
+
     def _run(self) -> None:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
@@ -529,39 +533,47 @@ class Engine:
                     self.cond.wait()
                 if self._stop:
                     return
-                for st in self.ended:
-                    self.stepper.release(st)
-                self.ended.clear()
-                batch = self._busy()
-                if not batch:
-                    continue
-                pcms = [h._take(self.max_round_samples) for h in batch]
-                flush = [h.finishing and not h.pending for h in batch]
-                for h, fl in zip(batch, flush):
-                    if fl:
-                        self.handles.remove(h)
-            t0 = time.perf_counter()
-            try:
-                regions = self.stepper.advance([h.state for h in batch], pcms, flush)
-            except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
-                for h in batch:
-                    h.cancel()
-                    h.on_frames(None, True, e)
-                self._round_done()
-                continue
-            dt = time.perf_counter() - t0
-            self.stats.rounds += 1
-            self.stats.busy_s += dt
-            self.stats.recent.append((len(batch), dt, sum(p.size for p in pcms) / len(batch) / SAMPLE_RATE))
+            self.step()
+
+    def step(self) -> bool:
+        """One round over every stream with pending audio (and the KV slots of cancelled streams
+        freed), in the calling thread: the worker thread's loop, or a model process's own loop
+        (umo.serve.worker). -> False when no stream had work."""
+        with self.cond:
+            for st in self.ended:
+                self.stepper.release(st)
+            self.ended.clear()
+            batch = self._busy()
+            if not batch:
+                return False
+            pcms = [h._take(self.max_round_samples) for h in batch]
+            flush = [h.finishing and not h.pending for h in batch]
             for h, fl in zip(batch, flush):
                 if fl:
-                    self.stepper.release(h.state)
-            for h, frames, fl in zip(batch, frames_from_regions_many(regions, [h.next_frame for h in batch]), flush):
-                if h.cancelled:
-                    continue
-                h.next_frame += len(frames)
-                h.on_frames(frames, fl, None)
+                    self.handles.remove(h)
+        t0 = time.perf_counter()
+        try:
+            regions = self.stepper.advance([h.state for h in batch], pcms, flush)
+        except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
+            for h in batch:
+                h.cancel()
+                h.on_frames(None, True, e)
             self._round_done()
+            return True
+        dt = time.perf_counter() - t0
+        self.stats.rounds += 1
+        self.stats.busy_s += dt
+        self.stats.recent.append((len(batch), dt, sum(p.size for p in pcms) / len(batch) / SAMPLE_RATE))
+        for h, fl in zip(batch, flush):
+            if fl:
+                self.stepper.release(h.state)
+        for h, frames, fl in zip(batch, frames_from_regions_many(regions, [h.next_frame for h in batch]), flush):
+            if h.cancelled:
+                continue
+            h.next_frame += len(frames)
+            h.on_frames(frames, fl, None)
+        self._round_done()
+        return True
 
     def _round_done(self) -> None:
         if self.on_round_done is not None:

@@ -6,7 +6,7 @@ at 32 sessions) and the server's message handling take turns on one core. Here t
 child process (``spawn``), so the server's event loop and the model each have a core of their own:
 
     server process                                   model process
-    ProcessEngine.open / submit / finish / cancel -> pipe -> Engine (worker thread, batched rounds)
+    ProcessEngine.open / submit / finish / cancel -> pipe -> one loop: take what arrived, Engine.step()
     reader thread: frames -> each stream's callback  <- pipe <- one message per round: every stream's frames
 
 The child also sends its statistics (rounds, batch sizes, open streams, KV slots in use) a few
@@ -20,6 +20,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import pickle
 import threading
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -50,13 +51,8 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn_out.send(("failed", f"{type(e).__name__}: {e}"))
         return
-    send_lock = threading.Lock()
     handles: dict[int, object] = {}
     done: list[tuple] = []  # this round's (sid, frames, final, error, samples taken so far)
-
-    def send(msg) -> None:
-        with send_lock:
-            conn_out.send(msg)
 
     def callback(sid: int) -> Callable:
         def on_frames(frames, final: bool, error: Exception | None) -> None:
@@ -66,43 +62,42 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
                 handles.pop(sid, None)
         return on_frames
 
-    def round_done() -> None:  # in the engine's worker, after every round's callbacks
+    def round_done() -> None:  # after every round's callbacks: one message for the whole round
         if done:
             batch = done[:]
             done.clear()
-            send(("frames", batch))
-
-    engine.on_round_done = round_done
-    engine.start()
-    stop = threading.Event()
+            conn_out.send(("frames", batch))
 
     def stats() -> dict:
         return {**engine.status(), "rounds": engine.stats.summary()}
 
-    def report() -> None:
-        last = None
-        while not stop.wait(STATS_INTERVAL_S):
-            st = stats()
-            if st != last:
-                last = st
-                try:
-                    send(("stats", st))
-                except OSError:
-                    return
-
-    threading.Thread(target=report, name="umo-stats", daemon=True).start()
-    send(("ready", stats()))
+    engine.on_round_done = round_done
+    last, last_sent = None, 0.0
+    conn_out.send(("ready", stats()))
+    # one thread does everything: take every message that has arrived, run one round over every
+    # stream with pending audio, repeat (no lock or interpreter-lock hand-offs between a reader and a
+    # worker, and each round sees all the audio that came in while the previous one ran)
     try:
         while True:
+            wait = 0.0 if engine.has_work() else STATS_INTERVAL_S
             try:
-                msgs = conn_in.recv()  # a list: everything the parent queued since its last write
+                if conn_in.poll(wait):
+                    while True:
+                        if not _dispatch(conn_in.recv(), engine, handles, callback):
+                            return
+                        if not conn_in.poll(0):
+                            break
             except (EOFError, OSError):
-                break  # the parent is gone
-            if not _dispatch(msgs, engine, handles, callback):
-                break
+                return  # the parent is gone
+            engine.step()
+            now = time.monotonic()
+            if now - last_sent >= STATS_INTERVAL_S:
+                st = stats()
+                if st != last:
+                    conn_out.send(("stats", st))
+                    last = st
+                last_sent = now
     finally:
-        stop.set()
-        engine.stop()
         conn_out.close()
 
 
