@@ -113,3 +113,23 @@ def test_get_config_json_and_errors(tmp_path):
     with pytest.raises(UmoError):
         get_config("tiny", moe_top_k=9)
     assert type(cfg).from_dict(cfg.to_dict()) == cfg
+
+
+def test_sampling_follows_the_softmax_and_depends_on_its_own_seed_and_step_only():
+    from umo.models.keyframes import sample_codes
+
+    logits = torch.tensor([[2.0, 1.0, 0.0, -1.0, -30.0]]).expand(3, 5)  # (R, C)
+    t = 0.7
+    keys = [(7, k) for k in range(4000)]
+    codes = sample_codes(logits.expand(len(keys), 3, 5), t, keys)  # (N, R)
+    freq = torch.bincount(codes.flatten(), minlength=5).double() / codes.numel()
+    want = torch.softmax(logits[0].double() / t, -1)
+    assert torch.allclose(freq, want, atol=0.01), (freq, want)  # 12000 draws: ~0.005 standard error
+    assert freq[4] == 0  # a code with ~1e-19 probability is never drawn
+    # a row's draw: its (seed, step) and its own logits, whatever else is in the batch
+    mixed = torch.randn(5, 3, 5)
+    mixed[2] = logits
+    alone = sample_codes(logits[None], t, [(7, 2)])
+    assert torch.equal(sample_codes(mixed, t, [(1, 1), (2, 2), (7, 2), (3, 0), (9, 9)])[2], alone[0])
+    assert torch.equal(alone, codes[2:3])
+    assert torch.equal(sample_codes(logits[None], 0.0, [(7, 2)]), logits[None].argmax(-1))

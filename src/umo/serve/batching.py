@@ -49,7 +49,7 @@ from umo.models.features import (
     num_motion_frames,
     samples_needed,
 )
-from umo.models.keyframes import gumbel_noise_many
+from umo.models.keyframes import sample_codes
 from umo.models.layers import CausalConvStack
 
 REGIONS = tuple(REGION_DIMS)
@@ -312,12 +312,9 @@ class BatchedStepper:
             st.pos += n
             st.steps += 1
         logits = m.head({r: h[:, 2 + i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
-        temp = m.cfg.temperature
-        if temp > 0:
-            noise = gumbel_noise_many([(st.seed, k) for st, _, k in rows], (len(REGIONS), m.head.codebook_size))
-            codes = {r: (logits[r].float() / temp + noise[:, i]).argmax(-1) for i, r in enumerate(REGIONS)}
-        else:
-            codes = {r: logits[r].argmax(-1) for r in REGIONS}
+        drawn = sample_codes(torch.stack([logits[r] for r in REGIONS], 1), m.cfg.temperature,
+                             [(st.seed, k) for st, _, k in rows])  # (B, R)
+        codes = {r: drawn[:, i] for i, r in enumerate(REGIONS)}
         vecs = {r: m.tokenizer.fsq.codes_to_vectors(codes[r]) for r in REGIONS}  # (B, q)
         return [{r: vecs[r][s] for r in REGIONS} for s in range(b)]
 
