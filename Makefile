@@ -1,5 +1,5 @@
 # The two set-up commands of the README: `make demo` and `make test`. Both create .venv and install
-# everything on a fresh machine (Python 3.10+, no GPU, package registries only).
+# everything on a fresh machine (Python 3.11+, no GPU, package registries only).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin

@@ -296,11 +296,11 @@ class BatchedStepper:
         mask[at[:, None], 0, :, cols] = torch.ones(n, n, dtype=torch.bool).tril().T  # within the step: causal
         types = m.token_types.repeat(b)  # (B 5,)
         hh = bb.blocks[0].attn.n_heads
-        cos, sin = rope_tables(pos, d // hh)  # the same angles for every layer, queries and keys
+        rot = rope_rotation(pos, d // hh)  # the same angles for every layer, queries and keys
         for li, blk in enumerate(bb.blocks):
             att = blk.attn
             q, k, v = att.qkv(blk.norm1(x)).view(b, n, 3, hh, d // hh).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
-            q, k = apply_rope(torch.stack([q, k]), cos, sin)  # both in one go
+            q, k = apply_rope(torch.stack([q, k]), rot)  # both in one go
             self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
             self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
             yy = self._attend_pool(li, q, lo, hi, dense, at, mask)
@@ -332,18 +332,20 @@ class BatchedStepper:
         return y if dense else y.index_select(0, at)
 
 
-def rope_tables(pos: Tensor, c: int, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
-    """``umo.models.backbone.rope``'s angles with positions per batch row: pos (B, N) -> cos, sin
-    (B, 1, N, c/2), computed once per step and shared by every layer's queries and keys."""
+def rope_rotation(pos: Tensor, c: int) -> Tensor:
+    """``umo.models.backbone.rope``'s angles as unit complex numbers, positions per batch row:
+    pos (B, N) -> (B, 1, N, c/2) complex64, computed once per step for every layer's queries and keys."""
     inv = 10000.0 ** (-torch.arange(0, c, 2, dtype=torch.float64) / c)
     ang = pos.to(torch.float64)[:, None, :, None] * inv  # (B, 1, N, c/2)
-    return torch.cos(ang).to(dtype), torch.sin(ang).to(dtype)
+    return torch.complex(torch.cos(ang).float(), torch.sin(ang).float())
 
 
-def apply_rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """x (B, H, N, c) rotated by the tables of :func:`rope_tables`."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+def apply_rope(x: Tensor, rot: Tensor) -> Tensor:
+    """x (..., N, c) float32, channel pairs (2i, 2i + 1) rotated by ``rot`` (..., N, c/2): the same
+    products as ``backbone.rope`` in one complex multiplication (float32 only: serving, not the
+    bfloat16 training path)."""
+    pairs = torch.view_as_complex(x.reshape(*x.shape[:-1], x.shape[-1] // 2, 2))
+    return torch.view_as_real(pairs * rot).flatten(-2)
 
 
 def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]], lengths: list[int]

@@ -269,9 +269,10 @@ class UmoServer:
             await ws.close(1000 if s.error is None else CLOSE_POLICY, "done" if s.error is None else "error")
 
     async def _recv(self, ws, what: str):
-        try:
-            return await asyncio.wait_for(ws.recv(), timeout=self.limits.idle_timeout_s)
-        except asyncio.TimeoutError:
+        try:  # asyncio.timeout, not wait_for: no Task per message (Python 3.11's wait_for makes one)
+            async with asyncio.timeout(self.limits.idle_timeout_s):
+                return await ws.recv()
+        except TimeoutError:
             raise UmoError(f"idle timeout: no message for {self.limits.idle_timeout_s:.0f} s while waiting for {what}") from None
 
     async def _run_session(self, s: Session):
