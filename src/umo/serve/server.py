@@ -6,6 +6,10 @@
     with running_server(model, port=0) as url:      # tests, benchmarks: a server in a thread
         ...                                          # url = "ws://127.0.0.1:PORT/stream"
 
+The model runs in a child process started with ``spawn`` (engine="process", the default), which
+imports the calling script's main module again: a script that starts a server must do so under
+``if __name__ == "__main__":``, as with any multiprocessing code (or pass engine="thread").
+
 Routes (one port): ``/stream`` the WebSocket protocol (docs/protocol.md), ``/`` the live page,
 ``/static/*`` its scripts, ``/api/info`` the names and skeleton the page builds its character from,
 ``/healthz`` a JSON status (sessions, batching statistics).
