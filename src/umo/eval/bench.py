@@ -526,11 +526,13 @@ def write_json(report: dict, path: Path | str) -> None:
 
 def _worker(argv: list[str]) -> int:
     if argv[:1] == ["--serve-worker"]:
+        from umo.serve.worker import ENGINES
+
         w = argparse.ArgumentParser(prog="python -m umo.eval.bench --serve-worker")
         w.add_argument("weights")
         w.add_argument("--max-sessions", type=int, default=32)
         w.add_argument("--threads", type=int, default=1)
-        w.add_argument("--engine", default="process")
+        w.add_argument("--engine", choices=ENGINES, default="process")
         a = w.parse_args(argv[1:])
         return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")

@@ -117,6 +117,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     from umo.eval.bench import DEFAULT_CONFIGS, DEFAULT_REPEATS
+    from umo.serve.worker import ENGINES
 
     p = subparsers.add_parser("bench", help="speed of animator configurations",
                               description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -132,7 +133,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--frames", choices=("json", "binary"), default="json", help="the server's frame format (default json)")
     p.add_argument("--server-threads", type=int, default=1,
                    help="torch threads of the measured server's model worker (umo serve --threads; default 1)")
-    p.add_argument("--server-engine", nargs="+", choices=("process", "thread"), default=["process"],
+    p.add_argument("--server-engine", nargs="+", choices=ENGINES, default=["process"],
                    help="where the measured server runs the model (umo serve --engine; default process); "
                         "both: measured one after the other in the same run")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")

@@ -2,8 +2,8 @@
 
 Training: cross-entropy against the tokenizer's codes (teacher forcing), masked per region and
 keyframe. Inference: sampling with temperature (inverse CDF), with the uniforms drawn from a
-generator seeded by (seed, keyframe index) alone, so that a draw never depends on how the audio was chunked or on
-how many draws came before: streaming and offline generation pick the same codes.
+generator seeded by (seed, keyframe index) alone, so that a draw never depends on how the audio was
+chunked or on how many draws came before: streaming and offline generation pick the same codes.
 
 Dimension letters: B batch, N keyframes, d model width, C codebook size, q FSQ dims.
 """
@@ -36,7 +36,7 @@ def sample_codes(logits: Tensor, temperature: float, keys: list[tuple[int, int]]
     streamed and offline generation pick the same codes."""
     if temperature <= 0:
         return logits.argmax(-1)
-    b, r, c = logits.shape
+    _, r, c = logits.shape
     cdf = torch.softmax(logits.float() / temperature, dim=-1).cumsum(-1)  # (B, R, C)
     u = draw_uniforms(keys, r).to(cdf.device, torch.float32)[..., None] * cdf[..., -1:]  # (B, R, 1)
     return torch.searchsorted(cdf, u, right=True)[..., 0].clamp_(max=c - 1)

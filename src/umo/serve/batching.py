@@ -55,6 +55,11 @@ from umo.models.layers import CausalConvStack
 REGIONS = tuple(REGION_DIMS)
 
 
+def lookahead_seconds(cfg) -> float:
+    """How far past a frame's time its audio must reach: the model's lookahead plus one feature hop."""
+    return cfg.lookahead_frames / MODEL_FPS + HOP_LENGTH / SAMPLE_RATE
+
+
 # ----------------------------------------------------------------------------------------- state
 @dataclass
 class StreamState:
@@ -472,7 +477,7 @@ class Engine:
 
     @property
     def lookahead_s(self) -> float:
-        return self.stepper.la / MODEL_FPS + HOP_LENGTH / SAMPLE_RATE
+        return lookahead_seconds(self.stepper.model.cfg)
 
     def status(self) -> dict:
         """Open streams and the KV-cache slots they hold (a cancelled stream's slot is freed by the
@@ -518,10 +523,6 @@ class Engine:
 
     def _busy(self) -> list[StreamHandle]:
         return [h for h in self.handles if h.pending_samples or h.finishing]
-
-    def has_work(self) -> bool:
-        with self.cond:
-            return bool(self.ended or self._busy())
 
     def _run(self) -> None:
         if self.threads is not None:

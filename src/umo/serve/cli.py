@@ -69,7 +69,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
-    from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT, ENGINES
+    from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
+    from umo.serve.worker import ENGINES
 
     p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
                               description=SERVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)

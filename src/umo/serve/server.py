@@ -41,12 +41,11 @@ from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
 from umo.serve import protocol as P
 from umo.serve.batching import Engine
-from umo.serve.worker import ProcessEngine
+from umo.serve.worker import ENGINES, ProcessEngine
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MAX_SESSIONS = 32
-ENGINES = ("process", "thread")
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013

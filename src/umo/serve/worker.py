@@ -25,9 +25,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from umo.constants import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
+from umo.constants import MODEL_FPS
 from umo.errors import UmoError
 
+ENGINES = ("process", "thread")  # where umo serve runs the model: this module's child process, or a thread
 START_TIMEOUT_S = 120.0  # spawn + imports + model + warm-up; a loaded 2-core machine takes ~10 s
 STATS_INTERVAL_S = 0.2
 
@@ -78,10 +79,10 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
     # stream with pending audio, repeat (no lock or interpreter-lock hand-offs between a reader and a
     # worker, and each round sees all the audio that came in while the previous one ran)
     try:
+        worked = False
         while True:
-            wait = 0.0 if engine.has_work() else STATS_INTERVAL_S
-            try:
-                if conn_in.poll(wait):
+            try:  # after a round, only what has already arrived; when idle, wait for the parent
+                if conn_in.poll(0.0 if worked else STATS_INTERVAL_S):
                     while True:
                         if not _dispatch(conn_in.recv(), engine, handles, callback):
                             return
@@ -89,7 +90,7 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
                             break
             except (EOFError, OSError):
                 return  # the parent is gone
-            engine.step()
+            worked = engine.step()
             now = time.monotonic()
             if now - last_sent >= STATS_INTERVAL_S:
                 st = stats()
@@ -178,8 +179,9 @@ class ProcessEngine:
     model is warm; ``start`` is then a no-op, so servers call the two in the same order either way."""
 
     def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25) -> None:
-        cfg = model.cfg
-        self.lookahead_s = cfg.lookahead_frames / MODEL_FPS + HOP_LENGTH / SAMPLE_RATE
+        from umo.serve.batching import lookahead_seconds
+
+        self.lookahead_s = lookahead_seconds(model.cfg)
         self._model_bytes = pickle.dumps(model)
         self.threads, self.max_round_s = threads, max_round_s
         self.stats = _Stats()
