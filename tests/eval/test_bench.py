@@ -44,13 +44,17 @@ def test_an_untrained_preset_is_sized_and_served_as_such():
     assert bench._model_weights(["model"]) == "bundled"
 
 
-@pytest.mark.parametrize("engine", ["process", "thread"])
-def test_server_measurement_counts_the_model_process(engine):
+@pytest.mark.parametrize("engine,gather_ms", [("process", None), ("thread", 0.0)])
+def test_server_measurement_counts_the_model_process(engine, gather_ms):
     """End-to-end latency through a real `umo serve` process and real clients; with the process
     engine the model's own process is found, and its CPU and memory are counted in the server's."""
     pytest.importorskip("websockets")
-    (row,) = bench.measure_server("untrained:tiny", (2,), seconds=2.0, fmt="binary", engine=engine)
+    from umo.serve.batching import GATHER_S
+
+    (row,) = bench.measure_server("untrained:tiny", (2,), seconds=2.0, fmt="binary", engine=engine,
+                                  gather_ms=gather_ms)
     assert row["server_engine"] == engine and row["sessions"] == 2
+    assert row["gather_ms"] == (1000 * GATHER_S if gather_ms is None else gather_ms)
     assert 0 < row["latency_ms"]["p50"] < 5000 and row["server_peak_mib"] > 50
     assert 15 < row["fps_received"] < 40  # 30 frames per second of audio, over ~2 s plus the latency
     if engine == "process":

@@ -101,3 +101,52 @@ def test_serve_parser():
     add_serve_parser(parser.add_subparsers(dest="command"))
     a = parser.parse_args(["serve", "--port", "0", "--max-sessions", "4", "--token", "t"])
     assert (a.host, a.port, a.max_sessions, a.token) == ("127.0.0.1", 0, 4, "t") and callable(a.func)
+
+
+def test_a_round_waits_for_the_other_live_streams_at_most_gather_s(tiny, monkeypatch):
+    """Engine.wait_s: a lone stream's audio is stepped at once; with several live streams, the
+    first one's audio waits (at most gather_s) for the others', so that they share one round."""
+    import umo.serve.batching as batching
+
+    clock = [100.0]
+    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    eng = Engine(tiny, gather_s=0.03)
+    noop = lambda *a: None  # noqa: E731
+    a, b = eng.open(noop), eng.open(noop, seed=1)
+    chunk = np.zeros(320, np.float32)
+    with eng.cond:
+        assert eng.wait_s() is None  # nothing to do
+    a.submit(chunk)  # b has never sent audio: it is not waited for
+    with eng.cond:
+        assert eng.wait_s() == 0.0
+    eng.step()
+    b.submit(chunk)
+    eng.step()
+    clock[0] += 0.01
+    a.submit(chunk)  # both live now: a's audio waits for b's ...
+    with eng.cond:
+        assert eng.wait_s() == pytest.approx(0.03)
+    clock[0] += 0.02
+    with eng.cond:
+        assert eng.wait_s() == pytest.approx(0.01)  # ... gather_s after it arrived at most
+    clock[0] += 0.02
+    with eng.cond:
+        assert eng.wait_s() == 0.0
+    clock[0] -= 0.02
+    b.submit(chunk)  # or until b's arrives
+    with eng.cond:
+        assert eng.wait_s() == 0.0
+    eng.step()
+    clock[0] += 1.0  # b fell silent for longer than LIVE_S: a no longer waits for it
+    a.submit(chunk)
+    with eng.cond:
+        assert eng.wait_s() == 0.0
+    eng.step()
+    clock[0] += 0.01
+    b.submit(chunk)
+    eng.gather_s = 0.0  # --gather-ms 0: never waits
+    clock[0] += 0.01
+    a.submit(chunk)
+    b.finish()  # a finishing stream is never waited for either
+    with eng.cond:
+        assert eng.wait_s() == 0.0

@@ -193,18 +193,22 @@ def _model_weights(configs: list[str]) -> str | None:
 
 def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT_SERVER_SESSIONS,
                    audio: Path = DEFAULT_SERVER_AUDIO, seconds: float = 10.0, chunk_ms: float = 20.0,
-                   fmt: str = "json", log=None, threads: int = 1, engine: str = "process") -> list[dict]:
+                   fmt: str = "json", log=None, threads: int = 1, engine: str = "process",
+                   gather_ms: float | None = None) -> list[dict]:
     """End-to-end latency through a fresh ``umo serve`` process (see the module docstring).
 
     weights: "bundled", a checkpoint path, or "untrained:PRESET" (an untrained model of that preset:
     the same compute, for measuring before weights exist). engine: where the server runs the model
     ("process": its own child process, the default of umo serve; "thread": the server's process).
+    gather_ms: umo serve --gather-ms (None: its default).
     CPU and memory count the server's whole process tree."""
     from umo.formats.audio import load_audio
 
     pcm = load_audio(audio)[: int(seconds * 16000)]
     cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions)),
            "--threads", str(threads), "--engine", engine]
+    if gather_ms is not None:
+        cmd += ["--gather-ms", str(gather_ms)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
     try:
         line = proc.stdout.readline()
@@ -215,7 +219,8 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
         rows = []
         for n in sessions:
             if log:
-                log(f"bench: server ({engine} engine), {n} concurrent real-time session(s)")
+                log(f"bench: server ({engine} engine, gather {_gather_label(gather_ms)} ms), {n} concurrent "
+                    "real-time session(s)")
             pids = _proc_tree(proc.pid)
             cpu0, t0, ru0 = [_proc_cpu_s(p) for p in pids], time.perf_counter(), _self_cpu_s()
             row = _run_clients(port, n, pcm, chunk_ms, fmt)
@@ -225,7 +230,8 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
                        server_cores=sum(cpu), model_process_cores=sum(cpu[1:]) if engine == "process" else None,
                        client_cores=(_self_cpu_s() - ru0) / wall,
                        server_peak_mib=sum(_proc_peak_mib(p) for p in pids),
-                       engine=_healthz(port)["engine"], server_engine=engine, weights=weights)
+                       engine=_healthz(port)["engine"], server_engine=engine, weights=weights,
+                       gather_ms=_gather_label(gather_ms))
             rows.append(row)
         return rows
     finally:
@@ -234,6 +240,12 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def _gather_label(gather_ms: float | None) -> float:
+    from umo.serve.batching import GATHER_S
+
+    return 1000 * GATHER_S if gather_ms is None else float(gather_ms)
 
 
 def _proc_tree(pid: int) -> list[int]:
@@ -368,13 +380,15 @@ def _format_server(rows: list[dict]) -> list[str]:
               "received - its audio sent (includes the model's lookahead + hop + chunk)"),
              "engine: where the model runs (process: its own, beside the server's event loop; thread: in the "
              "server's process); server cores and peak MiB count both processes (model cores: the model's)",
-             "fps: frames each session received per second while streaming (median over sessions; the model makes 30)",
-             (f"{'engine':>8}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
+             "fps: frames each session received per second while streaming (median over sessions; the model makes 30); "
+             "gather: umo serve --gather-ms",
+             (f"{'engine':>8}{'gather':>7}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
               f"{'fps':>6}{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
     for r in rows:
         lat, aft, eng = r["latency_ms"], r["after_audio_ms"], r["engine"]
         mc = r.get("model_process_cores")
-        lines.append(f"{r.get('server_engine', 'thread'):>8}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
+        g = r.get("gather_ms")
+        lines.append(f"{r.get('server_engine', 'thread'):>8}{'-' if g is None else f'{g:.0f}':>7}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
                      f"{lat['p99']:>9.0f}{lat['max']:>9.0f}{aft['p50']:>13.0f} / {aft['p95']:<5.0f}"
                      f"{r.get('fps_received', float('nan')):>6.1f}"
                      f"{r['server_cores']:>14.2f}{'-' if mc is None else f'{mc:.2f}':>13}{r['client_cores']:>14.2f}"
@@ -382,7 +396,8 @@ def _format_server(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str = "process") -> int:
+def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str = "process",
+                  gather_ms: float | None = None) -> int:
     """A server for measure_server: prints "PORT n" once listening, then serves until terminated."""
     import asyncio
     import signal
@@ -403,7 +418,8 @@ def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str
         model = load_model(None if weights == "bundled" else weights)
 
     async def main() -> None:
-        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads, engine=engine)
+        extra = {} if gather_ms is None else {"gather_s": gather_ms / 1000}
+        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads, engine=engine, **extra)
         await server.start()
         print(f"PORT {server.bound_port}", flush=True)
         stop = asyncio.Event()
@@ -418,7 +434,8 @@ def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str
 def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: int = DEFAULT_REPEATS,
               audio: Path | None = None, transcript: Path | None = None, log=None,
               server_sessions: tuple[int, ...] | None = None, server_format: str = "json",
-              server_threads: int = 1, server_engines: tuple[str, ...] = ("process",)) -> dict:
+              server_threads: int = 1, server_engines: tuple[str, ...] = ("process",),
+              server_gather_ms: tuple[float | None, ...] = (None,)) -> dict:
     """Measures every configuration at every thread count, each in a fresh process; then the server
     (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
@@ -455,8 +472,9 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
             reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
     if server_sessions and importlib.util.find_spec("websockets") is not None:
         for engine in server_engines:  # each in a fresh server process, one after the other
-            server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format, log=log,
-                                          threads=server_threads, engine=engine)
+            for gather in server_gather_ms:
+                server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
+                                              log=log, threads=server_threads, engine=engine, gather_ms=gather)
     sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(), "model_sizes": sizes, "server": server_status(server_rows, reason),
@@ -533,8 +551,9 @@ def _worker(argv: list[str]) -> int:
         w.add_argument("--max-sessions", type=int, default=32)
         w.add_argument("--threads", type=int, default=1)
         w.add_argument("--engine", choices=ENGINES, default="process")
+        w.add_argument("--gather-ms", type=float)
         a = w.parse_args(argv[1:])
-        return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine)
+        return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine, a.gather_ms)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")
     p.add_argument("--worker", required=True)
     p.add_argument("--threads", type=int, required=True)

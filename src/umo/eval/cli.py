@@ -102,12 +102,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UmoError(f"--sessions takes counts from 1 to 256 (got {' '.join(map(str, args.sessions))})")
     if not 1 <= args.server_threads <= 64:
         raise UmoError(f"--server-threads takes 1 to 64 (got {args.server_threads})")
+    if args.server_gather_ms and not all(0 <= g <= 500 for g in args.server_gather_ms):
+        raise UmoError(f"--server-gather-ms takes 0 to 500 (got {' '.join(map(str, args.server_gather_ms))})")
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
                          transcript=args.transcript, log=_log,
                          server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames,
-                         server_threads=args.server_threads, server_engines=tuple(dict.fromkeys(args.server_engine)))
+                         server_threads=args.server_threads, server_engines=tuple(dict.fromkeys(args.server_engine)),
+                         server_gather_ms=tuple(dict.fromkeys(args.server_gather_ms)) if args.server_gather_ms else (None,))
     print(B.format_report(report, vs=args.vs))
     if args.out is not None:
         B.write_json(report, args.out)
@@ -136,6 +139,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--server-engine", nargs="+", choices=ENGINES, default=["process"],
                    help="where the measured server runs the model (umo serve --engine; default process); "
                         "both: measured one after the other in the same run")
+    p.add_argument("--server-gather-ms", type=float, nargs="+", metavar="MS",
+                   help="umo serve --gather-ms of the measured server (default: its default); several: each "
+                        "measured in the same run (0: a round as soon as any audio arrives)")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
     p.set_defaults(func=cmd_bench)
     return p

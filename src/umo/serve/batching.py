@@ -132,6 +132,14 @@ class BatchedStepper:
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
             self.text_tok = model.text_tok(self.text)  # (d,), the same for every live step
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
+        q = len(cfg.fsq_levels)
+        with torch.no_grad():  # the regions' code-token linears as one block-diagonal (R d, R q) matrix
+            self.code_w = torch.block_diag(*[model.code_tok[r].weight for r in REGIONS])
+            self.code_b = torch.cat([model.code_tok[r].bias for r in REGIONS])
+        self.step_bias = torch.zeros(TOKENS_PER_STEP, TOKENS_PER_STEP).masked_fill_(
+            ~torch.ones(TOKENS_PER_STEP, TOKENS_PER_STEP, dtype=torch.bool).tril(), float("-inf"))  # (5, 5) causal
+        self.enc_weights = [conv_taps_weight(c) for c in model.audio_encoder.stack.convs]
+        self.interp_weights = [conv_taps_weight(c) for c in model.interp.stack.convs]
         bb = model.backbone
         att = bb.blocks[0].attn
         self.pool = KVPool(len(bb.blocks), att.n_heads, self.keep, cfg.d_model // att.n_heads)
@@ -185,8 +193,9 @@ class BatchedStepper:
             batch = torch.stack([F.pad(u[:width], (0, max(0, width - len(u)))) for u in bufs])  # (B, width)
             feats = m.features.frames(batch)  # (B, M, C)
             h = m.audio_encoder.inp(feats)
-            h, enc_states = conv_stack_step(m.audio_encoder.stack, h, [st.enc_state for st in states], n_new)
-            h = m.audio_encoder.norm(h)  # (B, M, audio_dim)
+            h, enc_states = conv_stack_step(m.audio_encoder.stack, h, [st.enc_state for st in states], n_new,
+                                            self.enc_weights)
+            h = rms(m.audio_encoder.norm, h)  # (B, M, audio_dim)
         for s, st in enumerate(states):
             st.feat_tail = bufs[s][n_new[s] * HOP_LENGTH:]
             if n_new[s]:
@@ -255,8 +264,9 @@ class BatchedStepper:
             it = m.interp
             x = (it.code(padded(cur)) + it.prev_code(padded(prev)) + it.offset(offset)
                  + it.audio(padded(audio)) + it.text(self.text))
-            y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts)
-            y = it.out(it.norm(y))  # (B, N, D)
+            y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts,
+                                               self.interp_weights)
+            y = it.out(rms(it.norm, y))  # (B, N, D)
             parts = {r: m.denormalise(r, v).numpy() for r, v in m.split_regions(y).items()}  # {region: (B, N, dim)}
             for s, st in enumerate(states):
                 if counts[s]:
@@ -272,16 +282,14 @@ class BatchedStepper:
         bb = m.backbone
         b = len(rows)
         d = m.cfg.d_model
-        a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
-        toks = [a_tok, self.text_tok.expand(b, d)]
-        started = [j for j, (st, _, _) in enumerate(rows) if st.zq_cur is not None]  # rows past their first step
-        for i, reg in enumerate(REGIONS):
-            tok = m.bos[i].expand(b, d).clone()  # (B, d)
-            if started:
-                tok[started] = m.code_token(reg, torch.stack([rows[j][0].zq_cur[reg] for j in started]))
-            toks.append(tok)
-        x = torch.stack(toks, dim=1) + m.type_emb  # (B, 5, d)
         n = TOKENS_PER_STEP
+        a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
+        # the three regions' previous-code tokens in one matmul (block-diagonal weight), BOS before the first step
+        codes = F.linear(torch.stack([st.zq_cur_vec for st, _, _ in rows]), self.code_w, self.code_b).view(b, 3, d)
+        first = torch.tensor([st.zq_cur is None for st, _, _ in rows])
+        if bool(first.any()):
+            codes = torch.where(first[:, None, None], m.bos, codes)
+        x = torch.cat([torch.stack([a_tok, self.text_tok.expand(b, d)], 1), codes], 1) + m.type_emb  # (B, 5, d)
         pos = torch.tensor([st.pos for st, _, _ in rows])[:, None] + torch.arange(n)[None]  # (B, 5)
         keep, ring = self.keep, self.keep // n  # ring tokens, ring steps (W)
         for st, _, _ in rows:
@@ -296,44 +304,57 @@ class BatchedStepper:
         steps = torch.tensor([st.steps for st, _, _ in rows])  # (B,) steps before this one
         cols = ((steps % ring) * n)[:, None] + torch.arange(n)  # (B, 5) where this step's keys go
         filled = torch.minimum(steps + 1, torch.tensor(ring)) * n  # (B,) valid ring entries, this step's included
-        mask = torch.ones(span, 1, n, keep, dtype=torch.bool)  # rows not in this wave: computed on zeros, dropped
-        mask[at] = (torch.arange(keep)[None] < filled[:, None])[:, None, None]
-        mask[at[:, None], 0, :, cols] = torch.ones(n, n, dtype=torch.bool).tril().T  # within the step: causal
-        types = m.token_types.repeat(b)  # (B 5,)
+        # additive attention bias (B, 5, keep): 0 = may attend, -inf = not: the valid ring entries, and
+        # within this step's own 5 keys only the ones at or before the query (causal)
+        bias = torch.where(torch.arange(keep) < filled[:, None], 0.0, float("-inf"))[:, None].repeat(1, n, 1)
+        bias.scatter_(2, cols[:, None].expand(b, n, n), self.step_bias.expand(b, n, n))
+        if not dense:  # rows of the span that are not in this wave compute on zeros and are dropped
+            bias = bias.new_zeros(span, n, keep).index_copy_(0, at, bias)
+        bias = bias[:, None]  # (S, 1, 5, keep), broadcast over heads
         hh = bb.blocks[0].attn.n_heads
-        rot = rope_rotation(pos, d // hh)  # the same angles for every layer, queries and keys
+        c = d // hh
+        types = m.token_types.repeat(b)  # (B 5,)
+        rot = rope_rotation(pos, c)  # the same angles for every layer, queries and keys
+        last = len(bb.blocks) - 1
         for li, blk in enumerate(bb.blocks):
             att = blk.attn
-            q, k, v = att.qkv(blk.norm1(x)).view(b, n, 3, hh, d // hh).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
+            q, k, v = att.qkv(rms(blk.norm1, x)).view(b, n, 3, hh, c).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
             q, k = apply_rope(torch.stack([q, k]), rot)  # both in one go
             self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
             self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
-            yy = self._attend_pool(li, q, lo, hi, dense, at, mask)
-            x = x + att.proj(yy.transpose(1, 2).reshape(b, n, d))
-            f = blk.ffn.infer(blk.norm2(x).reshape(b * n, d), types)
-            x = x + f.view(b, n, d)
-        h = bb.norm(x)  # (B, 5, d)
+            if li == last:  # only the region tokens feed the head: the audio and text tokens stop here
+                x, q, types = x[:, 2:], q[:, :, 2:], types.view(b, n)[:, 2:].reshape(-1)
+                bias = bias[:, :, 2:]
+            yy = self._attend_pool(li, q, lo, hi, dense, at, bias)
+            nq = q.shape[2]
+            x = x + att.proj(yy.transpose(1, 2).reshape(b, nq, d))
+            f = blk.ffn.infer(rms(blk.norm2, x).reshape(b * nq, d), types)
+            x = x + f.view(b, nq, d)
+        h = rms(bb.norm, x)  # (B, 3, d): the region tokens
         for st, _, _ in rows:
             st.pos += n
             st.steps += 1
-        logits = m.head({r: h[:, 2 + i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
+        logits = m.head({r: h[:, i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
         drawn = sample_codes(torch.stack([logits[r] for r in REGIONS], 1), m.cfg.temperature,
                              [(st.seed, k) for st, _, k in rows])  # (B, R)
         codes = {r: drawn[:, i] for i, r in enumerate(REGIONS)}
         vecs = {r: m.tokenizer.fsq.codes_to_vectors(codes[r]) for r in REGIONS}  # (B, q)
         return [{r: vecs[r][s] for r in REGIONS} for s in range(b)]
 
+    def _attend_pool(self, li: int, q: Tensor, lo: int, hi: int, dense: bool, at: Tensor, bias: Tensor) -> Tensor:
+        """Attention of the new step's queries q (B, H, n, c) over the rings of pool rows lo:hi, read
+        in place (the step's own keys are already in them). -> (B, H, n, c).
 
-    def _attend_pool(self, li: int, q: Tensor, lo: int, hi: int, dense: bool, at: Tensor, mask: Tensor) -> Tensor:
-        """Attention of the new step's queries q (B, H, 5, c) over the rings of pool rows lo:hi, read
-        in place (the step's own keys are already in them). -> (B, H, 5, c).
-
-        mask (span, 1, 5, keep); rows of the span that are not in this wave compute on zeros and are
-        dropped."""
+        bias (S, 1, n, keep): 0 where a query may look, -inf where not. Rows of the span that are not
+        in this wave compute on zeros and are dropped. Two batched matmuls and a softmax: at these
+        sizes (5 queries, a few hundred keys) cheaper than ``scaled_dot_product_attention``'s CPU
+        kernels, the same numbers up to float rounding."""
+        b, hh, n, c = q.shape
         pk, pv = self.pool.k[li][lo:hi], self.pool.v[li][lo:hi]  # (S, H, keep, c) views
         if not dense:
-            q = q.new_zeros(hi - lo, *q.shape[1:]).index_copy_(0, at, q)
-        y = F.scaled_dot_product_attention(q, pk, pv, attn_mask=mask)  # (S, H, 5, c)
+            q = q.new_zeros(hi - lo, hh, n, c).index_copy_(0, at, q)
+        s = torch.matmul(q * c ** -0.5, pk.transpose(-1, -2)).add_(bias)  # (S, H, n, keep)
+        y = torch.matmul(torch.softmax(s, dim=-1), pv)  # (S, H, n, c)
         return y if dense else y.index_select(0, at)
 
 
@@ -353,21 +374,37 @@ def apply_rope(x: Tensor, rot: Tensor) -> Tensor:
     return torch.view_as_real(pairs * rot).flatten(-2)
 
 
-def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]], lengths: list[int]
-                    ) -> tuple[Tensor, list[list[Tensor]]]:
+def rms(norm, x: Tensor) -> Tensor:
+    """``RMSNorm`` as one fused call (float32 serving; the module's own forward is the training path)."""
+    return F.rms_norm(x, norm.weight.shape, norm.weight, norm.eps)
+
+
+def conv_taps_weight(conv) -> Tensor:
+    """A ``CausalConv1d``'s weight (C_out, C_in, K) as the matrix of its stacked taps (C_out, K C_in)."""
+    w = conv.conv.weight
+    return w.permute(0, 2, 1).reshape(w.shape[0], -1).contiguous()
+
+
+def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]], lengths: list[int],
+                    weights: list[Tensor] | None = None) -> tuple[Tensor, list[list[Tensor]]]:
     """``CausalConvStack.step`` over right-padded rows: x (B, N, C), row b valid for its first lengths[b]
-    frames; states[b] the per-conv tails (pad, C) of row b -> (B, N, C), each row's new tails."""
+    frames; states[b] the per-conv tails (pad, C) of row b -> (B, N, C), each row's new tails.
+    weights: the convs' ``conv_taps_weight`` (computed here when not given)."""
     b, n, _ = x.shape
     new = [[] for _ in range(b)]
-    rows, at = torch.arange(b)[:, None], torch.tensor(lengths)[:, None]
+    same = all(m == n for m in lengths)  # every row full: its tail is the last `pad` inputs
     for li, (norm, conv, out) in enumerate(zip(stack.norms, stack.convs, stack.outs)):
         st = torch.stack([s[li] for s in states])  # (B, pad, C)
-        xx = torch.cat([st, norm(x)], dim=1)  # (B, pad + N, C)
-        k, dil = conv.conv.kernel_size[0], conv.conv.dilation[0]
+        xx = torch.cat([st, rms(norm, x)], dim=1)  # (B, pad + N, C)
+        k, dil, pad = conv.conv.kernel_size[0], conv.conv.dilation[0], conv.pad
         taps = torch.cat([xx[:, i * dil:i * dil + n] for i in range(k)], dim=-1)  # (B, N, K C)
-        w = conv.conv.weight.permute(0, 2, 1).reshape(conv.conv.out_channels, k * conv.c_in)
+        w = weights[li] if weights is not None else conv_taps_weight(conv)
         x = x + out(F.gelu(F.linear(taps, w, conv.conv.bias)))
-        tails = xx[rows, at + torch.arange(conv.pad)]  # (B, pad, C): each row's last `pad` valid inputs
+        if same:
+            tails = xx[:, n:]  # (B, pad, C)
+        else:  # each row's last `pad` valid inputs, gathered from the flattened rows
+            at = torch.tensor(lengths)[:, None] + torch.arange(pad) + (torch.arange(b) * (pad + n))[:, None]
+            tails = xx.reshape(b * (pad + n), -1).index_select(0, at.flatten()).view(b, pad, -1)
         for r, tail in enumerate(tails.unbind(0)):
             new[r].append(tail)
     return x, new
@@ -388,6 +425,7 @@ class StreamHandle:
         self.cancelled = False
         self.next_frame = 0
         self.taken = 0  # samples the rounds have consumed so far
+        self.last_audio = -1e9  # time.monotonic() of its latest audio
 
     def submit(self, pcm: np.ndarray) -> None:
         """Queue float32 16 kHz samples (any length)."""
@@ -398,6 +436,7 @@ class StreamHandle:
             if pcm.size:
                 self.pending.append(pcm)
                 self.pending_samples += pcm.size
+                self.last_audio = time.monotonic()
                 self.engine.cond.notify()
 
     def finish(self) -> None:
@@ -452,16 +491,25 @@ class RoundStats:
                 "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
 
 
+GATHER_S = 0.03  # default Engine.gather_s (umo serve --gather-ms)
+LIVE_S = 0.25  # a stream that sent audio this recently is expected to send more soon (see Engine.wait_s)
+
+
 class Engine:
     """A worker thread that advances every busy stream in shared batched rounds.
 
     max_round_s: audio taken from one stream per round (a 10 s upload is cut into rounds of this
     much, so it never holds back the real-time streams in the same batch for long).
+    gather_s: how long a round may wait, after the first stream's audio arrived, for the audio of
+    the other live streams (see :meth:`wait_s`); 0 runs a round as soon as any stream has audio.
     """
 
-    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25) -> None:
+    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25,
+                 gather_s: float = GATHER_S) -> None:
         self.stepper = BatchedStepper(model)
         self.threads = threads
+        self.gather_s = float(gather_s)
+        self._busy_since: float | None = None  # when the first audio of the next round arrived
         self.max_round_samples = int(max_round_s * SAMPLE_RATE)
         self.cond = threading.Condition()
         self.handles: list[StreamHandle] = []
@@ -524,13 +572,37 @@ class Engine:
     def _busy(self) -> list[StreamHandle]:
         return [h for h in self.handles if h.pending_samples or h.finishing]
 
+    def wait_s(self) -> float | None:
+        """When the next round should run: None (no stream has work), 0 (now), or in how many
+        seconds at the latest (call under ``cond``, again whenever audio arrives).
+
+        Live streams (audio within ``LIVE_S``) send their chunks at staggered times; a round run as
+        soon as the first one arrives would carry a few streams, and the next round a few others,
+        each paying the per-round and per-wave costs that batching is there to share (on 2 cores,
+        32 streams cut into halves cost 1.5x the model time of one batch, into quarters 2.7x). So
+        a round waits until every live stream has audio queued, or ``gather_s`` after the first
+        one's arrived. A lone stream never waits; a loaded engine, whose rounds take longer than
+        the clients' chunks, finds every stream's audio already queued and does not wait either."""
+        busy = self._busy()
+        if not busy:
+            self._busy_since = None
+            return 0.0 if self.ended else None
+        now = time.monotonic()
+        if self._busy_since is None:
+            self._busy_since = now
+        waiting = any(not (h.pending_samples or h.finishing) and now - h.last_audio < LIVE_S for h in self.handles)
+        return max(0.0, self._busy_since + self.gather_s - now) if waiting else 0.0
+
     def _run(self) -> None:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         while True:
             with self.cond:
-                while not self._stop and not self.ended and not self._busy():
-                    self.cond.wait()
+                while not self._stop:
+                    wait = self.wait_s()
+                    if wait == 0.0:
+                        break
+                    self.cond.wait(wait)
                 if self._stop:
                     return
             self.step()
@@ -540,6 +612,7 @@ class Engine:
         freed), in the calling thread: the worker thread's loop, or a model process's own loop
         (umo.serve.worker). -> False when no stream had work."""
         with self.cond:
+            self._busy_since = None
             for st in self.ended:
                 self.stepper.release(st)
             self.ended.clear()

@@ -47,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(args.weights)
     limits = Limits(idle_timeout_s=args.idle_timeout)
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
-                       limits=limits, threads=args.threads, engine=args.engine)
+                       limits=limits, threads=args.threads, engine=args.engine, gather_s=args.gather_ms / 1000)
 
     async def main() -> None:
         await server.start()
@@ -70,6 +70,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
+    from umo.serve.batching import GATHER_S
     from umo.serve.worker import ENGINES
 
     p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
@@ -85,5 +86,9 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=ENGINES, default="process",
                    help="where the model runs: its own process (default; the server and the model each get a "
                         "core) or a thread of the server's process")
+    p.add_argument("--gather-ms", type=float, default=1000 * GATHER_S,
+                   help="how long a round of the model may wait for the other live sessions' audio once one "
+                        f"session's has arrived, so that they share one batch (default {1000 * GATHER_S:.0f}; "
+                        "0: a round as soon as any audio arrives)")
     p.set_defaults(func=cmd_serve)
     return p

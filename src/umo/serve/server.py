@@ -40,7 +40,7 @@ import numpy as np
 from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
 from umo.serve import protocol as P
-from umo.serve.batching import Engine
+from umo.serve.batching import GATHER_S, Engine
 from umo.serve.worker import ENGINES, ProcessEngine
 
 DEFAULT_HOST = "127.0.0.1"
@@ -168,7 +168,8 @@ class Session:
 class UmoServer:
     def __init__(self, model, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
-                 threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process") -> None:
+                 threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process",
+                 gather_s: float = GATHER_S) -> None:
         if max_sessions < 1:
             raise UmoError(f"max_sessions must be at least 1 (got {max_sessions})")
         if engine not in ENGINES:
@@ -179,7 +180,10 @@ class UmoServer:
         self.backlog_samples = int(self.limits.max_backlog_s * SAMPLE_RATE)
         # "process": the model's rounds in a child process, so they and this event loop each get a core
         # (umo.serve.worker); "thread": in a worker thread of this process (one interpreter lock)
-        self.engine = ProcessEngine(model, threads=threads) if engine == "process" else Engine(model, threads=threads)
+        if not 0.0 <= gather_s <= 0.5:
+            raise UmoError(f"gather_s must be within 0 to 0.5 s (got {gather_s})")
+        kind = ProcessEngine if engine == "process" else Engine
+        self.engine = kind(model, threads=threads, gather_s=gather_s)
         self.engine_kind = engine
         self.ping_interval = ping_interval
         self.sessions: dict[int, Session] = {}

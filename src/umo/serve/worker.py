@@ -17,6 +17,7 @@ dies, every open stream ends with an error and new streams are refused with a cl
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import pickle
 import threading
@@ -34,7 +35,8 @@ STATS_INTERVAL_S = 0.2
 
 
 # ----------------------------------------------------------------------------------------- child
-def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_round_s: float) -> None:
+def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_round_s: float,
+                gather_s: float) -> None:
     """The model process: an Engine fed from conn_in; results and statistics to conn_out."""
     import signal
 
@@ -47,8 +49,10 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
         torch.set_num_threads(threads)
     try:
         model = pickle.loads(model_bytes)
-        engine = Engine(model, threads=threads, max_round_s=max_round_s)
+        engine = Engine(model, threads=threads, max_round_s=max_round_s, gather_s=gather_s)
         engine.warm_up()
+        gc.collect()
+        gc.freeze()  # the model and the imports: never scanned again by the cyclic collector during rounds
     except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn_out.send(("failed", f"{type(e).__name__}: {e}"))
         return
@@ -76,21 +80,27 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
     last, last_sent = None, 0.0
     conn_out.send(("ready", stats()))
     # one thread does everything: take every message that has arrived, run one round over every
-    # stream with pending audio, repeat (no lock or interpreter-lock hand-offs between a reader and a
-    # worker, and each round sees all the audio that came in while the previous one ran)
+    # stream with pending audio when Engine.wait_s says so (at once, or once the other live streams'
+    # audio is in: it gathers staggered chunks into one round), repeat. No lock or interpreter-lock
+    # hand-offs between a reader and a worker, and each round sees all the audio that came in
+    # while the previous one ran.
     try:
-        worked = False
         while True:
-            try:  # after a round, only what has already arrived; when idle, wait for the parent
-                if conn_in.poll(0.0 if worked else STATS_INTERVAL_S):
+            with engine.cond:
+                wait = engine.wait_s()
+            try:  # wait for the parent while idle or gathering; after that only what has arrived
+                if conn_in.poll(STATS_INTERVAL_S if wait is None else wait):
                     while True:
                         if not _dispatch(conn_in.recv(), engine, handles, callback):
                             return
                         if not conn_in.poll(0):
                             break
+                    if wait != 0.0:
+                        continue  # new audio: ask wait_s again
             except (EOFError, OSError):
                 return  # the parent is gone
-            worked = engine.step()
+            if wait is not None:
+                engine.step()
             now = time.monotonic()
             if now - last_sent >= STATS_INTERVAL_S:
                 st = stats()
@@ -178,12 +188,13 @@ class ProcessEngine:
     rounds in a child process (see the module doc). ``warm_up`` starts the child and waits until its
     model is warm; ``start`` is then a no-op, so servers call the two in the same order either way."""
 
-    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25) -> None:
-        from umo.serve.batching import lookahead_seconds
+    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25, gather_s: float | None = None) -> None:
+        from umo.serve.batching import GATHER_S, lookahead_seconds
 
         self.lookahead_s = lookahead_seconds(model.cfg)
         self._model_bytes = pickle.dumps(model)
         self.threads, self.max_round_s = threads, max_round_s
+        self.gather_s = GATHER_S if gather_s is None else float(gather_s)
         self.stats = _Stats()
         self.handles: dict[int, ProcessStreamHandle] = {}
         self._lock = threading.Lock()  # the handles and the outbox (event loop, reader and callers' threads)
@@ -208,7 +219,7 @@ class ProcessEngine:
         child_in, self._conn = ctx.Pipe(duplex=False)  # (reader end, writer end)
         self._results, child_out = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_child_main, name="umo-model",
-                                 args=(child_in, child_out, self._model_bytes, self.threads, self.max_round_s),
+                                 args=(child_in, child_out, self._model_bytes, self.threads, self.max_round_s, self.gather_s),
                                  daemon=True)
         self._proc.start()
         child_in.close()
