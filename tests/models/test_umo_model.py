@@ -133,3 +133,19 @@ def test_sampling_follows_the_softmax_and_depends_on_its_own_seed_and_step_only(
     assert torch.equal(sample_codes(mixed, t, [(1, 1), (2, 2), (7, 2), (3, 0), (9, 9)])[2], alone[0])
     assert torch.equal(alone, codes[2:3])
     assert torch.equal(sample_codes(logits[None], 0.0, [(7, 2)]), logits[None].argmax(-1))
+
+
+@pytest.mark.parametrize("n", [1, 5, 80, 81, 160])
+def test_moe_inference_equals_its_training_forward(n):
+    """MoE.infer (every expert on every token below DENSE_INFER_TOKENS, grouped by expert above)
+    gives forward's output, and follows the parameters when they change."""
+    from umo.models.moe import MoE
+
+    torch.manual_seed(n)
+    moe = MoE(48, 64, 6, 2, n_types=5, type_bias=True).eval()
+    x, types = torch.randn(n, 48), torch.arange(n) % 5
+    with torch.no_grad():
+        torch.testing.assert_close(moe.infer(x, types), moe(x, types)[0], atol=1e-5, rtol=1e-5)
+        moe.w1.mul_(-1.5)
+        moe.b1.add_(0.1)
+        torch.testing.assert_close(moe.infer(x, types), moe(x, types)[0], atol=1e-5, rtol=1e-5)

@@ -73,9 +73,35 @@ class MoE(nn.Module):
 
     def infer(self, x: Tensor, types: Tensor | None = None) -> Tensor:
         """``forward``'s output without the training bookkeeping (loss, usage counts), which costs
-        as much as the routing at live batch sizes: x (N, d) -> (N, d)."""
+        as much as the routing at live batch sizes: x (N, d) -> (N, d).
+
+        Up to ``DENSE_INFER_TOKENS`` tokens (a live step of up to 16 streams) every expert runs on
+        every token in two matmuls, its output weighted by the token's gate (0 for the experts it
+        was not routed to): the same sum as ``mix`` up to float rounding, without the per-expert
+        gather, calls and scatter that cost more than the extra multiplications at these sizes
+        (one stream's step: ~35 % less time on 2 CPU cores; at 32 streams ``mix`` wins)."""
         _, top_i, gates = self.route(x, types)
-        return self.mix(x, top_i, gates)
+        n = x.shape[0]
+        if n > self.DENSE_INFER_TOKENS:
+            return self.mix(x, top_i, gates)
+        w1, b1, w2 = self._packed()
+        g = x.new_zeros(n, self.n_experts).scatter_(1, top_i, gates.to(x.dtype))  # (N, E), 0 = not routed
+        h = F.gelu(torch.addmm(b1, x, w1)).view(n, self.n_experts, self.hidden).mul_(g[:, :, None])  # (N, E, h)
+        return torch.addmm(g @ self.b2, h.view(n, -1), w2)
+
+    DENSE_INFER_TOKENS = 80
+
+    def _packed(self) -> tuple[Tensor, Tensor, Tensor]:
+        """The experts side by side for ``infer``: w1 (d, E h), b1 (E h,), w2 (E h, d); rebuilt when
+        the parameters change (training steps, loading weights)."""
+        key = tuple((p.data_ptr(), p._version) for p in (self.w1, self.b1, self.w2))
+        if getattr(self, "_packed_key", None) != key:
+            with torch.no_grad():
+                e, d, h = self.w1.shape
+                self._packed_w = (self.w1.permute(1, 0, 2).reshape(d, e * h).contiguous(),
+                                  self.b1.reshape(e * h).clone(), self.w2.reshape(e * h, d).contiguous())
+            self._packed_key = key
+        return self._packed_w
 
     def forward(self, x: Tensor, types: Tensor | None = None, mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
         n = x.shape[0]

@@ -478,14 +478,16 @@ class RoundStats:
     rounds: int = 0
     recent: deque = field(default_factory=lambda: deque(maxlen=512))  # (batch size, seconds, audio s per stream)
     busy_s: float = 0.0
+    streams_stepped: int = 0  # sum of the rounds' batch sizes (differences of two summaries: a window's mean batch)
 
     def summary(self) -> dict:
         if not self.recent:
-            return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3)}
+            return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "streams_stepped": self.streams_stepped}
         sizes = np.array([r[0] for r in self.recent])
         secs = np.array([r[1] for r in self.recent])
         audio = np.array([r[2] for r in self.recent])
-        return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "mean_batch": float(sizes.mean()),
+        return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "streams_stepped": self.streams_stepped,
+                "mean_batch": float(sizes.mean()),
                 "max_batch": int(sizes.max()), "round_ms_p50": float(np.median(secs) * 1000),
                 "round_ms_p95": float(np.percentile(secs, 95) * 1000),
                 "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
@@ -636,6 +638,7 @@ class Engine:
         dt = time.perf_counter() - t0
         self.stats.rounds += 1
         self.stats.busy_s += dt
+        self.stats.streams_stepped += len(batch)
         self.stats.recent.append((len(batch), dt, sum(p.size for p in pcms) / len(batch) / SAMPLE_RATE))
         for h, fl in zip(batch, flush):
             if fl:
