@@ -207,8 +207,11 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
     pcm = load_audio(audio)[: int(seconds * 16000)]
     cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions)),
            "--threads", str(threads), "--engine", engine]
-    if gather_ms is not None:
-        cmd += ["--gather-ms", str(gather_ms)]
+    if gather_ms is None:
+        from umo.serve.batching import GATHER_S
+
+        gather_ms = 1000 * GATHER_S
+    cmd += ["--gather-ms", str(gather_ms)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
     try:
         line = proc.stdout.readline()
@@ -219,7 +222,7 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
         rows = []
         for n in sessions:
             if log:
-                log(f"bench: server ({engine} engine, gather {_gather_label(gather_ms)} ms), {n} concurrent "
+                log(f"bench: server ({engine} engine, gather {gather_ms:g} ms), {n} concurrent "
                     "real-time session(s)")
             pids = _proc_tree(proc.pid)
             eng0 = _healthz(port)["engine"]
@@ -232,7 +235,7 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
                        client_cores=(_self_cpu_s() - ru0) / wall,
                        server_peak_mib=sum(_proc_peak_mib(p) for p in pids),
                        engine=_round_window(eng0, _healthz(port)["engine"]), server_engine=engine, weights=weights,
-                       gather_ms=_gather_label(gather_ms))
+                       gather_ms=float(gather_ms))
             rows.append(row)
         return rows
     finally:
@@ -241,12 +244,6 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def _gather_label(gather_ms: float | None) -> float:
-    from umo.serve.batching import GATHER_S
-
-    return 1000 * GATHER_S if gather_ms is None else float(gather_ms)
 
 
 def _proc_tree(pid: int) -> list[int]:
@@ -410,8 +407,7 @@ def _format_server(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str = "process",
-                  gather_ms: float | None = None) -> int:
+def _serve_worker(weights: str, max_sessions: int, threads: int, engine: str, gather_ms: float) -> int:
     """A server for measure_server: prints "PORT n" once listening, then serves until terminated."""
     import asyncio
     import signal
@@ -432,8 +428,8 @@ def _serve_worker(weights: str, max_sessions: int, threads: int = 1, engine: str
         model = load_model(None if weights == "bundled" else weights)
 
     async def main() -> None:
-        extra = {} if gather_ms is None else {"gather_s": gather_ms / 1000}
-        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads, engine=engine, **extra)
+        server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads, engine=engine,
+                           gather_s=gather_ms / 1000)
         await server.start()
         print(f"PORT {server.bound_port}", flush=True)
         stop = asyncio.Event()
@@ -565,7 +561,7 @@ def _worker(argv: list[str]) -> int:
         w.add_argument("--max-sessions", type=int, default=32)
         w.add_argument("--threads", type=int, default=1)
         w.add_argument("--engine", choices=ENGINES, default="process")
-        w.add_argument("--gather-ms", type=float)
+        w.add_argument("--gather-ms", type=float, required=True)
         a = w.parse_args(argv[1:])
         return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine, a.gather_ms)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")

@@ -102,8 +102,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
         raise UmoError(f"--sessions takes counts from 1 to 256 (got {' '.join(map(str, args.sessions))})")
     if not 1 <= args.server_threads <= 64:
         raise UmoError(f"--server-threads takes 1 to 64 (got {args.server_threads})")
-    if args.server_gather_ms and not all(0 <= g <= 500 for g in args.server_gather_ms):
-        raise UmoError(f"--server-gather-ms takes 0 to 500 (got {' '.join(map(str, args.server_gather_ms))})")
+    from umo.serve.batching import MAX_GATHER_S
+
+    if args.server_gather_ms and not all(0 <= g <= 1000 * MAX_GATHER_S for g in args.server_gather_ms):
+        raise UmoError(f"--server-gather-ms takes 0 to {1000 * MAX_GATHER_S:g} "
+                       f"(got {' '.join(map(str, args.server_gather_ms))})")
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,

@@ -55,9 +55,13 @@ class CausalConv1d(nn.Module):
         # than conv1d's per-call overhead: taps[j, i] = xx[j + i * dilation], weight (C_out, C_in, K)
         n, k, dil = x.shape[1], self.conv.kernel_size[0], self.conv.dilation[0]
         taps = torch.cat([xx[:, i * dil:i * dil + n] for i in range(k)], dim=-1)  # (B, n, K C_in)
-        w = self.conv.weight.permute(0, 2, 1).reshape(self.conv.out_channels, k * self.c_in)
-        y = F.linear(taps, w, self.conv.bias)  # (B, n, C_out)
+        y = F.linear(taps, self.taps_weight(), self.conv.bias)  # (B, n, C_out)
         return y, xx[:, xx.shape[1] - self.pad:]
+
+    def taps_weight(self) -> Tensor:
+        """The weight (C_out, C_in, K) as the matrix of the stacked taps of ``step``: (C_out, K C_in)."""
+        w = self.conv.weight
+        return w.permute(0, 2, 1).reshape(w.shape[0], -1)
 
 
 class CausalConvStack(nn.Module):

@@ -53,6 +53,9 @@ from umo.models.keyframes import sample_codes
 from umo.models.layers import CausalConvStack
 
 REGIONS = tuple(REGION_DIMS)
+GATHER_S = 0.03  # default Engine.gather_s (umo serve --gather-ms)
+MAX_GATHER_S = 0.5  # the longest gather_s a server accepts
+LIVE_S = 0.25  # a stream that sent audio this recently is expected to send more soon (see Engine.wait_s)
 
 
 def lookahead_seconds(cfg) -> float:
@@ -132,14 +135,14 @@ class BatchedStepper:
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
             self.text_tok = model.text_tok(self.text)  # (d,), the same for every live step
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
-        q = len(cfg.fsq_levels)
         with torch.no_grad():  # the regions' code-token linears as one block-diagonal (R d, R q) matrix
             self.code_w = torch.block_diag(*[model.code_tok[r].weight for r in REGIONS])
             self.code_b = torch.cat([model.code_tok[r].bias for r in REGIONS])
         self.step_bias = torch.zeros(TOKENS_PER_STEP, TOKENS_PER_STEP).masked_fill_(
             ~torch.ones(TOKENS_PER_STEP, TOKENS_PER_STEP, dtype=torch.bool).tril(), float("-inf"))  # (5, 5) causal
-        self.enc_weights = [conv_taps_weight(c) for c in model.audio_encoder.stack.convs]
-        self.interp_weights = [conv_taps_weight(c) for c in model.interp.stack.convs]
+        with torch.no_grad():  # the convs' tap matrices, once (CausalConv1d.step builds them per call)
+            self.enc_weights = [c.taps_weight().contiguous() for c in model.audio_encoder.stack.convs]
+            self.interp_weights = [c.taps_weight().contiguous() for c in model.interp.stack.convs]
         bb = model.backbone
         att = bb.blocks[0].attn
         self.pool = KVPool(len(bb.blocks), att.n_heads, self.keep, cfg.d_model // att.n_heads)
@@ -285,9 +288,10 @@ class BatchedStepper:
         n = TOKENS_PER_STEP
         a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
         # the three regions' previous-code tokens in one matmul (block-diagonal weight), BOS before the first step
-        codes = F.linear(torch.stack([st.zq_cur_vec for st, _, _ in rows]), self.code_w, self.code_b).view(b, 3, d)
-        first = torch.tensor([st.zq_cur is None for st, _, _ in rows])
-        if bool(first.any()):
+        codes = F.linear(torch.stack([st.zq_cur_vec for st, _, _ in rows]), self.code_w, self.code_b)
+        codes = codes.view(b, len(REGIONS), d)
+        if any(st.zq_cur is None for st, _, _ in rows):
+            first = torch.tensor([st.zq_cur is None for st, _, _ in rows])
             codes = torch.where(first[:, None, None], m.bos, codes)
         x = torch.cat([torch.stack([a_tok, self.text_tok.expand(b, d)], 1), codes], 1) + m.type_emb  # (B, 5, d)
         pos = torch.tensor([st.pos for st, _, _ in rows])[:, None] + torch.arange(n)[None]  # (B, 5)
@@ -349,7 +353,7 @@ class BatchedStepper:
         in this wave compute on zeros and are dropped. Two batched matmuls and a softmax: at these
         sizes (5 queries, a few hundred keys) cheaper than ``scaled_dot_product_attention``'s CPU
         kernels, the same numbers up to float rounding."""
-        b, hh, n, c = q.shape
+        _, hh, n, c = q.shape
         pk, pv = self.pool.k[li][lo:hi], self.pool.v[li][lo:hi]  # (S, H, keep, c) views
         if not dense:
             q = q.new_zeros(hi - lo, hh, n, c).index_copy_(0, at, q)
@@ -379,17 +383,11 @@ def rms(norm, x: Tensor) -> Tensor:
     return F.rms_norm(x, norm.weight.shape, norm.weight, norm.eps)
 
 
-def conv_taps_weight(conv) -> Tensor:
-    """A ``CausalConv1d``'s weight (C_out, C_in, K) as the matrix of its stacked taps (C_out, K C_in)."""
-    w = conv.conv.weight
-    return w.permute(0, 2, 1).reshape(w.shape[0], -1).contiguous()
-
-
 def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]], lengths: list[int],
-                    weights: list[Tensor] | None = None) -> tuple[Tensor, list[list[Tensor]]]:
+                    weights: list[Tensor]) -> tuple[Tensor, list[list[Tensor]]]:
     """``CausalConvStack.step`` over right-padded rows: x (B, N, C), row b valid for its first lengths[b]
     frames; states[b] the per-conv tails (pad, C) of row b -> (B, N, C), each row's new tails.
-    weights: the convs' ``conv_taps_weight`` (computed here when not given)."""
+    weights: the convs' ``CausalConv1d.taps_weight()``."""
     b, n, _ = x.shape
     new = [[] for _ in range(b)]
     same = all(m == n for m in lengths)  # every row full: its tail is the last `pad` inputs
@@ -398,8 +396,7 @@ def conv_stack_step(stack: CausalConvStack, x: Tensor, states: list[list[Tensor]
         xx = torch.cat([st, rms(norm, x)], dim=1)  # (B, pad + N, C)
         k, dil, pad = conv.conv.kernel_size[0], conv.conv.dilation[0], conv.pad
         taps = torch.cat([xx[:, i * dil:i * dil + n] for i in range(k)], dim=-1)  # (B, N, K C)
-        w = weights[li] if weights is not None else conv_taps_weight(conv)
-        x = x + out(F.gelu(F.linear(taps, w, conv.conv.bias)))
+        x = x + out(F.gelu(F.linear(taps, weights[li], conv.conv.bias)))
         if same:
             tails = xx[:, n:]  # (B, pad, C)
         else:  # each row's last `pad` valid inputs, gathered from the flattened rows
@@ -491,10 +488,6 @@ class RoundStats:
                 "max_batch": int(sizes.max()), "round_ms_p50": float(np.median(secs) * 1000),
                 "round_ms_p95": float(np.percentile(secs, 95) * 1000),
                 "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
-
-
-GATHER_S = 0.03  # default Engine.gather_s (umo serve --gather-ms)
-LIVE_S = 0.25  # a stream that sent audio this recently is expected to send more soon (see Engine.wait_s)
 
 
 class Engine:

@@ -38,8 +38,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise UmoError(f"--port must be in 0-65535 (got {args.port})")
     if args.threads < 1:
         raise UmoError(f"--threads must be at least 1 (got {args.threads})")
-    if not 0 <= args.gather_ms <= 500:
-        raise UmoError(f"--gather-ms must be within 0 to 500 (got {args.gather_ms:g})")
+    from umo.serve.batching import MAX_GATHER_S
+
+    if not 0 <= args.gather_ms <= 1000 * MAX_GATHER_S:
+        raise UmoError(f"--gather-ms must be within 0 to {1000 * MAX_GATHER_S:g} (got {args.gather_ms:g})")
     token = args.token or os.environ.get("UMO_SERVE_TOKEN") or None
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         _log(f"warning: listening on {args.host} without --token: anyone who can reach this port can use it")

@@ -40,7 +40,7 @@ import numpy as np
 from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
 from umo.serve import protocol as P
-from umo.serve.batching import GATHER_S, Engine
+from umo.serve.batching import GATHER_S, MAX_GATHER_S, Engine
 from umo.serve.worker import ENGINES, ProcessEngine
 
 DEFAULT_HOST = "127.0.0.1"
@@ -180,8 +180,8 @@ class UmoServer:
         self.backlog_samples = int(self.limits.max_backlog_s * SAMPLE_RATE)
         # "process": the model's rounds in a child process, so they and this event loop each get a core
         # (umo.serve.worker); "thread": in a worker thread of this process (one interpreter lock)
-        if not 0.0 <= gather_s <= 0.5:
-            raise UmoError(f"gather_s must be within 0 to 0.5 s (got {gather_s})")
+        if not 0.0 <= gather_s <= MAX_GATHER_S:
+            raise UmoError(f"gather_s must be within 0 to {MAX_GATHER_S} s (got {gather_s})")
         kind = ProcessEngine if engine == "process" else Engine
         self.engine = kind(model, threads=threads, gather_s=gather_s)
         self.engine_kind = engine
