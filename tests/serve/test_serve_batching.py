@@ -51,7 +51,7 @@ def test_batched_rounds_equal_generate_for_any_chunking(tiny):
         for r in ("face", "body", "hands"):
             got = np.concatenate([o[r] for o in outs[k]])
             np.testing.assert_allclose(got, ref[k][r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
-        assert states[k].steps > 4  # more steps than the ring's W = 4: it wrapped
+        assert states[k].key.steps > 4  # more steps than the ring's W = 4: it wrapped
     assert st.pool.in_use() == 3 and st.pool.k[0].shape[2] == 4 * 5  # a slot per stream, W steps of 5 tokens
     for s in states:
         st.release(s)

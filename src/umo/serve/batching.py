@@ -65,23 +65,53 @@ def lookahead_seconds(cfg) -> float:
 
 # ----------------------------------------------------------------------------------------- state
 @dataclass
+class KeyState:
+    """One stream's keyframe state: the autoregressive half (the backbone's KV ring and the codes it
+    feeds back), owned by :class:`KeyframeStepper`, possibly in another process than the rest."""
+
+    seed: int
+    code_vec: Tensor  # (R q,) codes of its latest keyframe (zeros before the first, which reads BOS)
+    slot: int | None = None  # its rows in the KVPool (taken at its first keyframe)
+    steps: int = 0  # keyframe steps taken (the KV ring holds the last min(steps, W))
+    pos: int = 0  # next token index (RoPE position)
+
+
+@dataclass
 class StreamState:
-    """One stream's carried state: the batched twin of ``StreamingSession``'s fields."""
+    """One stream's carried state: the batched twin of ``StreamingSession``'s fields. The audio front
+    (features, encoder) and the motion back (interpolator) live here; ``key`` is the keyframe half,
+    used when this process also runs the keyframes (``BatchedStepper.advance``)."""
 
     seed: int
     feat_tail: Tensor  # (tail,) samples not yet framed (starts as the 240-sample left pad)
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
-    slot: int | None = None  # its rows in the stepper's KVPool (taken at its first keyframe)
-    steps: int = 0  # keyframe steps taken (the KV ring holds the last min(steps, W))
-    pos: int = 0  # next token index (RoPE position)
+    key: KeyState
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
     enc_start: int = 0  # feature index of enc_frames[0]
-    n_frames: int = 0  # motion frames produced
-    zq_cur: dict[str, Tensor] | None = None  # codes of the latest keyframe, {region: (q,)}
-    zq_cur_vec: Tensor | None = None  # (R q,)
+    n_frames: int = 0  # motion frames made final (by prepare; their motion comes in finish)
+    zq_cur_vec: Tensor | None = None  # (R q,) the latest keyframe's codes, as the interpolator pairs them
     zq_prev_vec: Tensor | None = None
+
+
+@dataclass
+class RoundPlan:
+    """What ``BatchedStepper.prepare`` decided for a round: per stream, the motion frames that become
+    final, the encoder frame each reads (a,), and which of them are keyframes (positions in frames).
+    The keyframe stage answers with each stream's codes in that order; ``finish`` takes them."""
+
+    frames: list[list[int]]
+    audio: list[list[Tensor]]
+    key_pos: list[list[int]]
+    stride: int
+
+    def waves(self) -> list[list[tuple[int, Tensor, int]]]:
+        """Wave w: the w-th due keyframe of every stream that has one, as (stream index, audio (a,),
+        keyframe index k). A stream's keyframes depend on each other in order; streams do not."""
+        n = max((len(k) for k in self.key_pos), default=0)
+        return [[(s, self.audio[s][kp[w]], self.frames[s][kp[w]] // self.stride)
+                 for s, kp in enumerate(self.key_pos) if w < len(kp)] for w in range(n)]
 
 
 class KVPool:
@@ -94,8 +124,8 @@ class KVPool:
     fills in order, then wraps: its first min(steps, W) * 5 entries are valid. No per-stream
     concatenation, and no concatenation of the new step's keys to the cache either.
 
-    Slots are taken and given back by the thread that runs the rounds (the engine's worker), so a
-    slot never changes hands in the middle of a round.
+    Slots are taken and given back by the thread that runs the keyframe steps, so a slot never
+    changes hands in the middle of a wave.
     """
 
     def __init__(self, n_layers: int, heads: int, keep: int, head_dim: int, slots: int = 8) -> None:
@@ -123,36 +153,158 @@ class KVPool:
         return self.slots - len(self.free)
 
 
-class BatchedStepper:
-    """Advances any number of :class:`StreamState` together with one model (see the module doc)."""
+class KeyframeStepper:
+    """The keyframe half of the batched step: one backbone step for a wave of streams (the batched
+    ``UmoModel.keyframe_step``), their KV caches in a :class:`KVPool`. It needs nothing of a stream
+    but its :class:`KeyState`, its encoder frame at the keyframe and the keyframe's index, so it may
+    run in a process of its own (``umo.serve.worker``)."""
 
     def __init__(self, model) -> None:
         self.model = model.eval()
         cfg = model.cfg
-        self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
         self.keep = cfg.window_steps * TOKENS_PER_STEP  # ring tokens per stream: the W steps of a window
-        with torch.no_grad():
-            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
-            self.text_tok = model.text_tok(self.text)  # (d,), the same for every live step
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
-        with torch.no_grad():  # the regions' code-token linears as one block-diagonal (R d, R q) matrix
+        with torch.no_grad():
+            text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
+            self.text_tok = model.text_tok(text)  # (d,), the same for every live step
+            # the regions' code-token linears as one block-diagonal (R d, R q) matrix
             self.code_w = torch.block_diag(*[model.code_tok[r].weight for r in REGIONS])
             self.code_b = torch.cat([model.code_tok[r].bias for r in REGIONS])
         self.step_bias = torch.zeros(TOKENS_PER_STEP, TOKENS_PER_STEP).masked_fill_(
             ~torch.ones(TOKENS_PER_STEP, TOKENS_PER_STEP, dtype=torch.bool).tril(), float("-inf"))  # (5, 5) causal
-        with torch.no_grad():  # the convs' tap matrices, once (CausalConv1d.step builds them per call)
-            self.enc_weights = [c.taps_weight().contiguous() for c in model.audio_encoder.stack.convs]
-            self.interp_weights = [c.taps_weight().contiguous() for c in model.interp.stack.convs]
         bb = model.backbone
         att = bb.blocks[0].attn
         self.pool = KVPool(len(bb.blocks), att.n_heads, self.keep, cfg.d_model // att.n_heads)
 
+    def new_key(self, seed: int = 0) -> KeyState:
+        return KeyState(seed=int(seed), code_vec=torch.zeros(self.code_dim))
+
+    def release(self, key: KeyState) -> None:
+        """The stream is over: its KV slot may serve another (between waves, in the waves' thread)."""
+        if key.slot is not None:
+            self.pool.release(key.slot)
+            key.slot = None
+
+    @torch.no_grad()
+    def run(self, waves: list[list[tuple[KeyState, Tensor, int]]]) -> list[Tensor]:
+        """The waves of a round in order -> per wave the rows' codes (rows, R q)."""
+        return [self.keyframe_step(rows) for rows in waves]
+
+    @torch.no_grad()
+    def keyframe_step(self, rows: list[tuple[KeyState, Tensor, int]]) -> Tensor:
+        """rows: (key state, audio at the keyframe (a,), keyframe index k) -> the rows' codes as
+        vectors (B, R q), regions in ``REGIONS`` order; advances each row's KV cache and ``code_vec``."""
+        m = self.model
+        bb = m.backbone
+        b = len(rows)
+        d = m.cfg.d_model
+        n = TOKENS_PER_STEP
+        keys = [r[0] for r in rows]
+        a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
+        # the three regions' previous-code tokens in one matmul (block-diagonal weight), BOS before the first step
+        codes = F.linear(torch.stack([key.code_vec for key in keys]), self.code_w, self.code_b)
+        codes = codes.view(b, len(REGIONS), d)
+        if any(key.steps == 0 for key in keys):
+            first = torch.tensor([key.steps == 0 for key in keys])
+            codes = torch.where(first[:, None, None], m.bos, codes)
+        x = torch.cat([torch.stack([a_tok, self.text_tok.expand(b, d)], 1), codes], 1) + m.type_emb  # (B, 5, d)
+        pos = torch.tensor([key.pos for key in keys])[:, None] + torch.arange(n)[None]  # (B, 5)
+        keep, ring = self.keep, self.keep // n  # ring tokens, ring steps (W)
+        for key in keys:
+            if key.slot is None:
+                key.slot = self.pool.acquire()
+        slots = [key.slot for key in keys]
+        lo, hi = min(slots), max(slots) + 1  # attention reads the pool's rows lo:hi in place
+        span = hi - lo
+        dense = slots == list(range(lo, hi))
+        idx = torch.tensor(slots)  # (B,)
+        at = idx - lo  # each row's place in the span
+        steps = torch.tensor([key.steps for key in keys])  # (B,) steps before this one
+        cols = ((steps % ring) * n)[:, None] + torch.arange(n)  # (B, 5) where this step's keys go
+        filled = torch.minimum(steps + 1, torch.tensor(ring)) * n  # (B,) valid ring entries, this step's included
+        # additive attention bias (B, 5, keep): 0 = may attend, -inf = not: the valid ring entries, and
+        # within this step's own 5 keys only the ones at or before the query (causal)
+        bias = torch.where(torch.arange(keep) < filled[:, None], 0.0, float("-inf"))[:, None].repeat(1, n, 1)
+        bias.scatter_(2, cols[:, None].expand(b, n, n), self.step_bias.expand(b, n, n))
+        if not dense:  # rows of the span that are not in this wave compute on zeros and are dropped
+            bias = bias.new_zeros(span, n, keep).index_copy_(0, at, bias)
+        bias = bias[:, None]  # (S, 1, 5, keep), broadcast over heads
+        hh = bb.blocks[0].attn.n_heads
+        c = d // hh
+        types = m.token_types.repeat(b)  # (B 5,)
+        rot = rope_rotation(pos, c)  # the same angles for every layer, queries and keys
+        last = len(bb.blocks) - 1
+        for li, blk in enumerate(bb.blocks):
+            att = blk.attn
+            q, k, v = att.qkv(rms(blk.norm1, x)).view(b, n, 3, hh, c).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
+            q, k = apply_rope(torch.stack([q, k]), rot)  # both in one go
+            self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
+            self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
+            if li == last:  # only the region tokens feed the head: the audio and text tokens stop here
+                x, q, types = x[:, 2:], q[:, :, 2:], types.view(b, n)[:, 2:].reshape(-1)
+                bias = bias[:, :, 2:]
+            yy = self._attend_pool(li, q, lo, hi, dense, at, bias)
+            nq = q.shape[2]
+            x = x + att.proj(yy.transpose(1, 2).reshape(b, nq, d))
+            f = blk.ffn.infer(rms(blk.norm2, x).reshape(b * nq, d), types)
+            x = x + f.view(b, nq, d)
+        h = rms(bb.norm, x)  # (B, 3, d): the region tokens
+        logits = m.head({r: h[:, i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
+        drawn = sample_codes(torch.stack([logits[r] for r in REGIONS], 1), m.cfg.temperature,
+                             [(key.seed, k) for key, _, k in rows])  # (B, R)
+        vecs = torch.cat([m.tokenizer.fsq.codes_to_vectors(drawn[:, i]) for i in range(len(REGIONS))], 1)  # (B, R q)
+        for key, vec in zip(keys, vecs):
+            key.pos += n
+            key.steps += 1
+            key.code_vec = vec
+        return vecs
+
+    def _attend_pool(self, li: int, q: Tensor, lo: int, hi: int, dense: bool, at: Tensor, bias: Tensor) -> Tensor:
+        """Attention of the new step's queries q (B, H, n, c) over the rings of pool rows lo:hi, read
+        in place (the step's own keys are already in them). -> (B, H, n, c).
+
+        bias (S, 1, n, keep): 0 where a query may look, -inf where not. Rows of the span that are not
+        in this wave compute on zeros and are dropped. Two batched matmuls and a softmax: at these
+        sizes (5 queries, a few hundred keys) cheaper than ``scaled_dot_product_attention``'s CPU
+        kernels, the same numbers up to float rounding."""
+        _, hh, n, c = q.shape
+        pk, pv = self.pool.k[li][lo:hi], self.pool.v[li][lo:hi]  # (S, H, keep, c) views
+        if not dense:
+            q = q.new_zeros(hi - lo, hh, n, c).index_copy_(0, at, q)
+        s = torch.matmul(q * c ** -0.5, pk.transpose(-1, -2)).add_(bias)  # (S, H, n, keep)
+        y = torch.matmul(torch.softmax(s, dim=-1), pv)  # (S, H, n, c)
+        return y if dense else y.index_select(0, at)
+
+
+class BatchedStepper:
+    """Advances any number of :class:`StreamState` together with one model (see the module doc).
+
+    A round is ``prepare`` (features, encoder, which frames become final), the keyframe waves
+    (:class:`KeyframeStepper`), then ``finish`` (the interpolator). ``advance`` runs all three here;
+    ``umo.serve.worker`` runs the keyframes in another process, so the two halves overlap.
+    keyframes=False: no KeyframeStepper (and no KV pool) in this process."""
+
+    def __init__(self, model, keyframes: bool = True) -> None:
+        self.model = model.eval()
+        cfg = model.cfg
+        self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
+        self.keys = KeyframeStepper(model) if keyframes else None
+        self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
+        with torch.no_grad():
+            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
+            # the convs' tap matrices, once (CausalConv1d.step builds them per call)
+            self.enc_weights = [c.taps_weight().contiguous() for c in model.audio_encoder.stack.convs]
+            self.interp_weights = [c.taps_weight().contiguous() for c in model.interp.stack.convs]
+
+    @property
+    def pool(self) -> KVPool:
+        return self.keys.pool
+
     def release(self, state: StreamState) -> None:
         """The stream is over: its KV slot may serve another. Call it from the thread that runs
         ``advance`` (the engine's worker), between rounds."""
-        if state.slot is not None:
-            self.pool.release(state.slot)
-            state.slot = None
+        if self.keys is not None:
+            self.keys.release(state.key)
 
     def new_state(self, seed: int = 0) -> StreamState:
         m = self.model
@@ -161,6 +313,7 @@ class BatchedStepper:
             seed=int(seed), feat_tail=m.features.init_state(1)[0],
             enc_state=[s[0] for s in m.audio_encoder.init_state(1)],
             interp_state=[s[0] for s in m.interp.init_state(1)],
+            key=KeyState(seed=int(seed), code_vec=zeros),
             enc_frames=torch.zeros(0, m.cfg.audio_dim), zq_cur_vec=zeros, zq_prev_vec=zeros,
         )
 
@@ -171,10 +324,18 @@ class BatchedStepper:
         """New samples for each state (float32 16 kHz, any length, 0 included); ``flush`` pads that
         stream's future with silence and returns its last frames. -> per state the regions
         {"face": (n, 61), "body": (n, 36), "hands": (n, 138)} of the frames that became final."""
+        plan = self.prepare(states, pcms, flush)
+        waves = [[(states[s].key, a, k) for s, a, k in rows] for rows in plan.waves()]
+        return self.finish(states, plan, self.keys.run(waves))
+
+    @torch.no_grad()
+    def prepare(self, states: list[StreamState], pcms: list[np.ndarray], flush: list[bool]) -> RoundPlan:
+        """The audio half of a round: new samples through features and encoder, and the motion frames
+        that become final (their encoder frames, their keyframes). Advances the states' audio side."""
         m = self.model
         b = len(states)
         if b == 0:
-            return []
+            return RoundPlan([], [], [], self.stride)
         inputs, limits = [], []
         for st, pcm, fl in zip(states, pcms, flush):
             x = torch.as_tensor(np.asarray(pcm, dtype=np.float32).reshape(-1))
@@ -219,37 +380,44 @@ class BatchedStepper:
                  for st, lst in zip(states, frames)]
         key_pos = [[j for j, i in enumerate(lst) if i % self.stride == 0] for lst in frames]
 
-        # --- keyframes, in waves: wave w steps the w-th due keyframe of every session at once
-        before = [(st.zq_prev_vec, st.zq_cur_vec) for st in states]  # vectors in force before this round
-        new_vecs: list[dict[int, tuple[Tensor, Tensor]]] = [{} for _ in range(b)]
-        for w in range(max((len(k) for k in key_pos), default=0)):
-            active = [s for s in range(b) if w < len(key_pos[s])]
-            rows = [(states[s], audio[s][key_pos[s][w]], frames[s][key_pos[s][w]] // self.stride) for s in active]
-            for s, zq in zip(active, self.keyframe_step(rows)):
-                st = states[s]
-                st.zq_cur = zq
-                st.zq_prev_vec = st.zq_cur_vec
-                st.zq_cur_vec = torch.cat([zq[r] for r in REGIONS])
-                new_vecs[s][key_pos[s][w]] = (st.zq_prev_vec, st.zq_cur_vec)
+        # --- drop encoder frames no future frame reads
+        for st, lst in zip(states, frames):
+            if lst:
+                st.n_frames = lst[-1] + 1
+            n_feat = st.enc_start + st.enc_frames.shape[0]
+            keep_from = min(feature_index(st.n_frames + self.la), n_feat)
+            st.enc_frames = st.enc_frames[max(0, keep_from - st.enc_start):]
+            st.enc_start = max(st.enc_start, keep_from)
+        return RoundPlan(frames, audio, key_pos, self.stride)
+
+    @torch.no_grad()
+    def finish(self, states: list[StreamState], plan: RoundPlan, wave_codes: list[Tensor]
+               ) -> list[dict[str, np.ndarray]]:
+        """The motion half of a round: the keyframes' codes (per wave of ``plan.waves()``, (rows, R q))
+        paired with the frames as ``StreamingSession`` pairs them, through the interpolator. Rounds
+        must finish in the order they were prepared. -> per state its regions, as ``advance``."""
+        m = self.model
+        b = len(states)
+        if b == 0:
+            return []
+        frames, audio = plan.frames, plan.audio
+        new_codes: list[list[Tensor]] = [[] for _ in range(b)]  # per stream its keyframes' codes, in order
+        for rows, vecs in zip(plan.waves(), wave_codes):
+            for (s, _, _), vec in zip(rows, vecs):
+                new_codes[s].append(vec)
 
         # --- per frame: the (previous, current) keyframe vectors, as StreamingSession pairs them
         cur: list[list[Tensor]] = [[] for _ in range(b)]
         prev: list[list[Tensor]] = [[] for _ in range(b)]
         for s, st in enumerate(states):
-            vec = before[s]
+            kp = iter(zip(plan.key_pos[s], new_codes[s]))
+            nxt = next(kp, None)
             for j in range(len(frames[s])):
-                vec = new_vecs[s].get(j, vec)
-                prev[s].append(vec[0])
-                cur[s].append(vec[1])
-            if frames[s]:
-                st.n_frames = frames[s][-1] + 1
-
-        # --- drop encoder frames no future frame reads
-        for st in states:
-            n_feat = st.enc_start + st.enc_frames.shape[0]
-            keep_from = min(feature_index(st.n_frames + self.la), n_feat)
-            st.enc_frames = st.enc_frames[max(0, keep_from - st.enc_start):]
-            st.enc_start = max(st.enc_start, keep_from)
+                if nxt is not None and nxt[0] == j:
+                    st.zq_prev_vec, st.zq_cur_vec = st.zq_cur_vec, nxt[1]
+                    nxt = next(kp, None)
+                prev[s].append(st.zq_prev_vec)
+                cur[s].append(st.zq_cur_vec)
 
         # --- the interpolator over right-padded frames
         counts = [len(f) for f in frames]
@@ -276,90 +444,6 @@ class BatchedStepper:
                     st.interp_state = interp_states[s]
                     out[s] = {r: parts[r][s, :counts[s]] for r in REGIONS}
         return out
-
-    def keyframe_step(self, rows: list[tuple[StreamState, Tensor, int]]) -> list[dict[str, Tensor]]:
-        """rows: (state, audio at the keyframe (a,), keyframe index k) -> each row's codes {region: (q,)}.
-
-        The batched ``UmoModel.keyframe_step``: advances each row's KV cache."""
-        m = self.model
-        bb = m.backbone
-        b = len(rows)
-        d = m.cfg.d_model
-        n = TOKENS_PER_STEP
-        a_tok = m.audio_tok(torch.stack([r[1] for r in rows]))  # (B, d)
-        # the three regions' previous-code tokens in one matmul (block-diagonal weight), BOS before the first step
-        codes = F.linear(torch.stack([st.zq_cur_vec for st, _, _ in rows]), self.code_w, self.code_b)
-        codes = codes.view(b, len(REGIONS), d)
-        if any(st.zq_cur is None for st, _, _ in rows):
-            first = torch.tensor([st.zq_cur is None for st, _, _ in rows])
-            codes = torch.where(first[:, None, None], m.bos, codes)
-        x = torch.cat([torch.stack([a_tok, self.text_tok.expand(b, d)], 1), codes], 1) + m.type_emb  # (B, 5, d)
-        pos = torch.tensor([st.pos for st, _, _ in rows])[:, None] + torch.arange(n)[None]  # (B, 5)
-        keep, ring = self.keep, self.keep // n  # ring tokens, ring steps (W)
-        for st, _, _ in rows:
-            if st.slot is None:
-                st.slot = self.pool.acquire()
-        slots = [st.slot for st, _, _ in rows]
-        lo, hi = min(slots), max(slots) + 1  # attention reads the pool's rows lo:hi in place
-        span = hi - lo
-        dense = slots == list(range(lo, hi))
-        idx = torch.tensor(slots)  # (B,)
-        at = idx - lo  # each row's place in the span
-        steps = torch.tensor([st.steps for st, _, _ in rows])  # (B,) steps before this one
-        cols = ((steps % ring) * n)[:, None] + torch.arange(n)  # (B, 5) where this step's keys go
-        filled = torch.minimum(steps + 1, torch.tensor(ring)) * n  # (B,) valid ring entries, this step's included
-        # additive attention bias (B, 5, keep): 0 = may attend, -inf = not: the valid ring entries, and
-        # within this step's own 5 keys only the ones at or before the query (causal)
-        bias = torch.where(torch.arange(keep) < filled[:, None], 0.0, float("-inf"))[:, None].repeat(1, n, 1)
-        bias.scatter_(2, cols[:, None].expand(b, n, n), self.step_bias.expand(b, n, n))
-        if not dense:  # rows of the span that are not in this wave compute on zeros and are dropped
-            bias = bias.new_zeros(span, n, keep).index_copy_(0, at, bias)
-        bias = bias[:, None]  # (S, 1, 5, keep), broadcast over heads
-        hh = bb.blocks[0].attn.n_heads
-        c = d // hh
-        types = m.token_types.repeat(b)  # (B 5,)
-        rot = rope_rotation(pos, c)  # the same angles for every layer, queries and keys
-        last = len(bb.blocks) - 1
-        for li, blk in enumerate(bb.blocks):
-            att = blk.attn
-            q, k, v = att.qkv(rms(blk.norm1, x)).view(b, n, 3, hh, c).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
-            q, k = apply_rope(torch.stack([q, k]), rot)  # both in one go
-            self.pool.k[li][idx[:, None], :, cols] = k.transpose(1, 2)  # (B, 5, H, c) into each ring
-            self.pool.v[li][idx[:, None], :, cols] = v.transpose(1, 2)
-            if li == last:  # only the region tokens feed the head: the audio and text tokens stop here
-                x, q, types = x[:, 2:], q[:, :, 2:], types.view(b, n)[:, 2:].reshape(-1)
-                bias = bias[:, :, 2:]
-            yy = self._attend_pool(li, q, lo, hi, dense, at, bias)
-            nq = q.shape[2]
-            x = x + att.proj(yy.transpose(1, 2).reshape(b, nq, d))
-            f = blk.ffn.infer(rms(blk.norm2, x).reshape(b * nq, d), types)
-            x = x + f.view(b, nq, d)
-        h = rms(bb.norm, x)  # (B, 3, d): the region tokens
-        for st, _, _ in rows:
-            st.pos += n
-            st.steps += 1
-        logits = m.head({r: h[:, i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
-        drawn = sample_codes(torch.stack([logits[r] for r in REGIONS], 1), m.cfg.temperature,
-                             [(st.seed, k) for st, _, k in rows])  # (B, R)
-        codes = {r: drawn[:, i] for i, r in enumerate(REGIONS)}
-        vecs = {r: m.tokenizer.fsq.codes_to_vectors(codes[r]) for r in REGIONS}  # (B, q)
-        return [{r: vecs[r][s] for r in REGIONS} for s in range(b)]
-
-    def _attend_pool(self, li: int, q: Tensor, lo: int, hi: int, dense: bool, at: Tensor, bias: Tensor) -> Tensor:
-        """Attention of the new step's queries q (B, H, n, c) over the rings of pool rows lo:hi, read
-        in place (the step's own keys are already in them). -> (B, H, n, c).
-
-        bias (S, 1, n, keep): 0 where a query may look, -inf where not. Rows of the span that are not
-        in this wave compute on zeros and are dropped. Two batched matmuls and a softmax: at these
-        sizes (5 queries, a few hundred keys) cheaper than ``scaled_dot_product_attention``'s CPU
-        kernels, the same numbers up to float rounding."""
-        _, hh, n, c = q.shape
-        pk, pv = self.pool.k[li][lo:hi], self.pool.v[li][lo:hi]  # (S, H, keep, c) views
-        if not dense:
-            q = q.new_zeros(hi - lo, hh, n, c).index_copy_(0, at, q)
-        s = torch.matmul(q * c ** -0.5, pk.transpose(-1, -2)).add_(bias)  # (S, H, n, keep)
-        y = torch.matmul(torch.softmax(s, dim=-1), pv)  # (S, H, n, c)
-        return y if dense else y.index_select(0, at)
 
 
 def rope_rotation(pos: Tensor, c: int) -> Tensor:
