@@ -28,6 +28,7 @@ L cached keys, c head width, d model width.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import deque
@@ -87,6 +88,7 @@ class StreamState:
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
     key: KeyState
+    sid: int = 0  # its number in the engine (what a keyframe process knows it by)
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
     enc_start: int = 0  # feature index of enc_frames[0]
@@ -499,6 +501,7 @@ class StreamHandle:
                  ) -> None:
         self.engine = engine
         self.state = engine.stepper.new_state(seed)
+        self.state.sid = next(engine._sids)
         self.on_frames = on_frames  # (frames, final, error): called once per round that touched the stream
         self.pending: deque[np.ndarray] = deque()
         self.pending_samples = 0
@@ -574,6 +577,19 @@ class RoundStats:
                 "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
 
 
+@dataclass
+class RoundJob:
+    """A round between ``Engine.begin_round`` and ``Engine.end_round``: its streams, the audio taken,
+    which streams it flushes, and ``prepare``'s plan; ``ended``: cancelled streams to free first."""
+
+    batch: list[StreamHandle]
+    pcms: list[np.ndarray]
+    flush: list[bool]
+    ended: list[StreamState]
+    plan: RoundPlan | None = None
+    busy_s: float = 0.0  # prepare's time
+
+
 class Engine:
     """A worker thread that advances every busy stream in shared batched rounds.
 
@@ -584,8 +600,8 @@ class Engine:
     """
 
     def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25,
-                 gather_s: float = GATHER_S) -> None:
-        self.stepper = BatchedStepper(model)
+                 gather_s: float = GATHER_S, keyframes: bool = True) -> None:
+        self.stepper = BatchedStepper(model, keyframes=keyframes)
         self.threads = threads
         self.gather_s = float(gather_s)
         self._busy_since: float | None = None  # when the first audio of the next round arrived
@@ -593,6 +609,7 @@ class Engine:
         self.cond = threading.Condition()
         self.handles: list[StreamHandle] = []
         self.ended: list[StreamState] = []  # cancelled streams whose KV slots the worker frees
+        self._sids = itertools.count(1)
         self.stats = RoundStats()
         self.on_round_done: Callable[[], None] | None = None  # called in the worker after each round's callbacks
         self._stop = False
@@ -610,6 +627,8 @@ class Engine:
         """Open streams and the KV-cache slots they hold (a cancelled stream's slot is freed by the
         worker, between rounds)."""
         with self.cond:
+            if self.stepper.keys is None:  # the keyframes (and their KV slots) are elsewhere
+                return {"streams": len(self.handles)}
             return {"streams": len(self.handles), "kv_slots_in_use": self.stepper.pool.in_use(),
                     "kv_slots": self.stepper.pool.slots}
 
@@ -625,13 +644,19 @@ class Engine:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         noise = (0.05 * np.random.default_rng(0).standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
-        states = [self.stepper.new_state(0), self.stepper.new_state(1)]
+        stepper = self.stepper
+        states = [stepper.new_state(0), stepper.new_state(1)]
         half = noise.size // 2
-        self.stepper.advance(states, [noise[:half], noise[:half // 3]], [False, False])
-        out = self.stepper.advance(states, [noise[half:], noise[half // 3:]], [True, True])
+        for pcms, flush in (([noise[:half], noise[:half // 3]], [False, False]),
+                            ([noise[half:], noise[half // 3:]], [True, True])):
+            if stepper.keys is not None:
+                out = stepper.advance(states, pcms, flush)
+            else:  # the keyframes run elsewhere: the two halves here, on zero codes
+                plan = stepper.prepare(states, pcms, flush)
+                out = stepper.finish(states, plan, [torch.zeros(len(w), stepper.code_dim) for w in plan.waves()])
         frames_from_regions(out[0], 0)  # its first call imports the animator's conversions (~0.7 s)
         for st in states:
-            self.stepper.release(st)
+            stepper.release(st)
 
     def start(self) -> Engine:
         if self._thread is None:
@@ -688,45 +713,84 @@ class Engine:
 
     def step(self) -> bool:
         """One round over every stream with pending audio (and the KV slots of cancelled streams
-        freed), in the calling thread: the worker thread's loop, or a model process's own loop
-        (umo.serve.worker). -> False when no stream had work."""
+        freed), all three stages in the calling thread (the worker thread's loop). -> False when no
+        stream had work. ``umo.serve.worker`` instead runs ``begin_round``, the keyframes in another
+        process, and ``end_round``."""
+        job = self.begin_round()
+        if job is None:
+            return False
+        for st in job.ended:
+            self.stepper.release(st)
+        if job.batch:
+            t0 = time.perf_counter()
+            try:
+                waves = [[(job.batch[s].state.key, a, k) for s, a, k in rows] for rows in job.plan.waves()]
+                codes = self.stepper.keys.run(waves)
+            except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
+                codes = e
+            for h, fl in zip(job.batch, job.flush):
+                if fl:
+                    self.stepper.release(h.state)
+            if isinstance(codes, Exception):
+                self.fail_round(job, codes)
+            else:
+                self.end_round(job, codes, time.perf_counter() - t0)
+        return True
+
+    def begin_round(self) -> RoundJob | None:
+        """Take every busy stream's pending audio (up to ``max_round_s``) and run ``prepare`` on it.
+        -> the round to run the keyframes of, or None when nothing is to be done; a round with no
+        streams only carries cancelled streams to free."""
         with self.cond:
             self._busy_since = None
-            for st in self.ended:
-                self.stepper.release(st)
-            self.ended.clear()
+            ended, self.ended = self.ended, []
             batch = self._busy()
-            if not batch:
-                return False
+            if not batch and not ended:
+                return None
             pcms = [h._take(self.max_round_samples) for h in batch]
             flush = [h.finishing and not h.pending for h in batch]
             for h, fl in zip(batch, flush):
                 if fl:
                     self.handles.remove(h)
+        job = RoundJob(batch, pcms, flush, ended)
         t0 = time.perf_counter()
         try:
-            regions = self.stepper.advance([h.state for h in batch], pcms, flush)
+            job.plan = self.stepper.prepare([h.state for h in batch], pcms, flush)
         except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
-            for h in batch:
-                h.cancel()
-                h.on_frames(None, True, e)
-            self._round_done()
-            return True
-        dt = time.perf_counter() - t0
+            self.fail_round(job, e)
+            job.batch, job.flush, job.plan = [], [], RoundPlan([], [], [], 1)
+        job.busy_s = time.perf_counter() - t0
+        return job
+
+    def end_round(self, job: RoundJob, wave_codes: list[Tensor], keyframes_s: float) -> None:
+        """``finish`` a round with its keyframes' codes (per wave, (rows, R q)) and hand each stream
+        its frames. Rounds end in the order they began."""
+        batch = job.batch
+        t0 = time.perf_counter()
+        try:
+            regions = self.stepper.finish([h.state for h in batch], job.plan, wave_codes)
+            frames = frames_from_regions_many(regions, [h.next_frame for h in batch])
+        except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
+            self.fail_round(job, e)
+            return
+        dt = job.busy_s + keyframes_s + time.perf_counter() - t0
         self.stats.rounds += 1
         self.stats.busy_s += dt
         self.stats.streams_stepped += len(batch)
-        self.stats.recent.append((len(batch), dt, sum(p.size for p in pcms) / len(batch) / SAMPLE_RATE))
-        for h, fl in zip(batch, flush):
-            if fl:
-                self.stepper.release(h.state)
-        for h, frames, fl in zip(batch, frames_from_regions_many(regions, [h.next_frame for h in batch]), flush):
+        self.stats.recent.append((len(batch), dt, sum(p.size for p in job.pcms) / len(batch) / SAMPLE_RATE))
+        for h, fr, fl in zip(batch, frames, job.flush):
             if h.cancelled:
                 continue
-            h.next_frame += len(frames)
-            h.on_frames(frames, fl, None)
+            h.next_frame += len(fr)
+            h.on_frames(fr, fl, None)
         self._round_done()
-        return True
+
+    def fail_round(self, job: RoundJob, error: Exception) -> None:
+        """The model failed on this round: its streams end with the error (the server goes on)."""
+        for h in job.batch:
+            h.cancel()
+            h.on_frames(None, True, error)
+        self._round_done()
 
     def _round_done(self) -> None:
         if self.on_round_done is not None:
