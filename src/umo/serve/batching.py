@@ -28,7 +28,6 @@ L cached keys, c head width, d model width.
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import deque
@@ -68,7 +67,7 @@ def lookahead_seconds(cfg) -> float:
 @dataclass
 class KeyState:
     """One stream's keyframe state: the autoregressive half (the backbone's KV ring and the codes it
-    feeds back), owned by :class:`KeyframeStepper`, possibly in another process than the rest."""
+    feeds back), owned by :class:`KeyframeStepper`."""
 
     seed: int
     code_vec: Tensor  # (R q,) codes of its latest keyframe (zeros before the first, which reads BOS)
@@ -88,7 +87,6 @@ class StreamState:
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
     key: KeyState
-    sid: int = 0  # its number in the engine (what a keyframe process knows it by)
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
     enc_start: int = 0  # feature index of enc_frames[0]
@@ -158,8 +156,7 @@ class KVPool:
 class KeyframeStepper:
     """The keyframe half of the batched step: one backbone step for a wave of streams (the batched
     ``UmoModel.keyframe_step``), their KV caches in a :class:`KVPool`. It needs nothing of a stream
-    but its :class:`KeyState`, its encoder frame at the keyframe and the keyframe's index, so it may
-    run in a process of its own (``umo.serve.worker``)."""
+    but its :class:`KeyState`, its encoder frame at the keyframe and the keyframe's index."""
 
     def __init__(self, model) -> None:
         self.model = model.eval()
@@ -282,15 +279,13 @@ class BatchedStepper:
     """Advances any number of :class:`StreamState` together with one model (see the module doc).
 
     A round is ``prepare`` (features, encoder, which frames become final), the keyframe waves
-    (:class:`KeyframeStepper`), then ``finish`` (the interpolator). ``advance`` runs all three here;
-    ``umo.serve.worker`` runs the keyframes in another process, so the two halves overlap.
-    keyframes=False: no KeyframeStepper (and no KV pool) in this process."""
+    (:class:`KeyframeStepper`), then ``finish`` (the interpolator): ``advance`` runs the three."""
 
-    def __init__(self, model, keyframes: bool = True) -> None:
+    def __init__(self, model) -> None:
         self.model = model.eval()
         cfg = model.cfg
         self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
-        self.keys = KeyframeStepper(model) if keyframes else None
+        self.keys = KeyframeStepper(model)
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
         with torch.no_grad():
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
@@ -305,8 +300,7 @@ class BatchedStepper:
     def release(self, state: StreamState) -> None:
         """The stream is over: its KV slot may serve another. Call it from the thread that runs
         ``advance`` (the engine's worker), between rounds."""
-        if self.keys is not None:
-            self.keys.release(state.key)
+        self.keys.release(state.key)
 
     def new_state(self, seed: int = 0) -> StreamState:
         m = self.model
@@ -501,7 +495,6 @@ class StreamHandle:
                  ) -> None:
         self.engine = engine
         self.state = engine.stepper.new_state(seed)
-        self.state.sid = next(engine._sids)
         self.on_frames = on_frames  # (frames, final, error): called once per round that touched the stream
         self.pending: deque[np.ndarray] = deque()
         self.pending_samples = 0
@@ -600,8 +593,8 @@ class Engine:
     """
 
     def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25,
-                 gather_s: float = GATHER_S, keyframes: bool = True) -> None:
-        self.stepper = BatchedStepper(model, keyframes=keyframes)
+                 gather_s: float = GATHER_S) -> None:
+        self.stepper = BatchedStepper(model)
         self.threads = threads
         self.gather_s = float(gather_s)
         self._busy_since: float | None = None  # when the first audio of the next round arrived
@@ -609,7 +602,6 @@ class Engine:
         self.cond = threading.Condition()
         self.handles: list[StreamHandle] = []
         self.ended: list[StreamState] = []  # cancelled streams whose KV slots the worker frees
-        self._sids = itertools.count(1)
         self.stats = RoundStats()
         self.on_round_done: Callable[[], None] | None = None  # called in the worker after each round's callbacks
         self._stop = False
@@ -627,8 +619,6 @@ class Engine:
         """Open streams and the KV-cache slots they hold (a cancelled stream's slot is freed by the
         worker, between rounds)."""
         with self.cond:
-            if self.stepper.keys is None:  # the keyframes (and their KV slots) are elsewhere
-                return {"streams": len(self.handles)}
             return {"streams": len(self.handles), "kv_slots_in_use": self.stepper.pool.in_use(),
                     "kv_slots": self.stepper.pool.slots}
 
@@ -644,19 +634,13 @@ class Engine:
         if self.threads is not None:
             torch.set_num_threads(self.threads)
         noise = (0.05 * np.random.default_rng(0).standard_normal(int(seconds * SAMPLE_RATE))).astype(np.float32)
-        stepper = self.stepper
-        states = [stepper.new_state(0), stepper.new_state(1)]
+        states = [self.stepper.new_state(0), self.stepper.new_state(1)]
         half = noise.size // 2
-        for pcms, flush in (([noise[:half], noise[:half // 3]], [False, False]),
-                            ([noise[half:], noise[half // 3:]], [True, True])):
-            if stepper.keys is not None:
-                out = stepper.advance(states, pcms, flush)
-            else:  # the keyframes run elsewhere: the two halves here, on zero codes
-                plan = stepper.prepare(states, pcms, flush)
-                out = stepper.finish(states, plan, [torch.zeros(len(w), stepper.code_dim) for w in plan.waves()])
+        self.stepper.advance(states, [noise[:half], noise[:half // 3]], [False, False])
+        out = self.stepper.advance(states, [noise[half:], noise[half // 3:]], [True, True])
         frames_from_regions(out[0], 0)  # its first call imports the animator's conversions (~0.7 s)
         for st in states:
-            stepper.release(st)
+            self.stepper.release(st)
 
     def start(self) -> Engine:
         if self._thread is None:
@@ -713,9 +697,9 @@ class Engine:
 
     def step(self) -> bool:
         """One round over every stream with pending audio (and the KV slots of cancelled streams
-        freed), all three stages in the calling thread (the worker thread's loop). -> False when no
-        stream had work. ``umo.serve.worker`` instead runs ``begin_round``, the keyframes in another
-        process, and ``end_round``."""
+        freed), in the calling thread: the worker thread's loop, or a model process's own loop
+        (umo.serve.worker). ``begin_round`` (prepare), the keyframe waves, ``end_round`` (finish,
+        frames to the streams). -> False when no stream had work."""
         job = self.begin_round()
         if job is None:
             return False

@@ -19,11 +19,9 @@ from __future__ import annotations
 
 import gc
 import multiprocessing as mp
-import multiprocessing.connection
 import pickle
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 
 import numpy as np
@@ -32,92 +30,14 @@ from umo.constants import MODEL_FPS
 from umo.errors import UmoError
 
 ENGINES = ("process", "thread")  # where umo serve runs the model: this module's child process, or a thread
-IN_FLIGHT = 2  # rounds out at the keyframe process at once: one running, the next prepared
 START_TIMEOUT_S = 120.0  # spawn + imports + model + warm-up; a loaded 2-core machine takes ~10 s
 STATS_INTERVAL_S = 0.2
 
 
-# ----------------------------------------------------------------------------------------- children
-def _keyframes_main(conn_in, conn_out, model_bytes: bytes, threads: int | None) -> None:
-    """The keyframe process: a KeyframeStepper owning every stream's KV cache. Per round from the
-    audio process: free the cancelled streams, run the waves in order, free the flushed streams,
-    answer ("codes", per wave (rows, R q), seconds, KV slots) or ("error", message, ...)."""
-    import signal
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
-    import torch
-
-    from umo.serve.batching import KeyframeStepper
-
-    if threads is not None:
-        torch.set_num_threads(threads)
-    try:
-        keys = KeyframeStepper(pickle.loads(model_bytes))
-        _warm_keyframes(keys)
-        gc.collect()
-        gc.freeze()
-    except Exception as e:  # noqa: BLE001 - reported to the audio process, which reports it to the server
-        conn_out.send(("failed", f"{type(e).__name__}: {e}"))
-        return
-    streams: dict[int, object] = {}  # sid -> KeyState
-
-    def free(sids) -> None:
-        for sid in sids:
-            key = streams.pop(sid, None)
-            if key is not None:
-                keys.release(key)
-
-    def slots() -> dict:
-        return {"kv_slots_in_use": keys.pool.in_use(), "kv_slots": keys.pool.slots}
-
-    conn_out.send(("ready", slots()))
-    try:
-        while True:
-            try:
-                msg = conn_in.recv()
-            except (EOFError, OSError):
-                return  # the audio process is gone
-            if msg[0] == "stop":
-                return
-            if msg[0] == "free":  # cancelled streams, no round to run
-                free(msg[1])
-                conn_out.send(("freed", None, 0.0, slots()))
-                continue
-            _, waves, free_before, free_after = msg
-            free(free_before)
-            t0 = time.perf_counter()
-            try:
-                out = []
-                for sids, seeds, audio, ks in waves:  # audio: (rows, a) float32
-                    rows = [(streams[sid] if sid in streams else streams.setdefault(sid, keys.new_key(seed)), a, k)
-                            for sid, seed, a, k in zip(sids, seeds, torch.from_numpy(audio), ks)]
-                    out.append(keys.keyframe_step(rows).numpy())
-                reply = ("codes", out)
-            except Exception as e:  # noqa: BLE001 - the round's streams end with it; the others go on
-                reply = ("error", f"{type(e).__name__}: {e}")
-                free_after = [*free_after, *(sid for w in waves for sid in w[0])]
-            free(free_after)
-            conn_out.send((*reply, time.perf_counter() - t0, slots()))
-    finally:
-        conn_out.close()
-
-
-def _warm_keyframes(keys) -> None:
-    """A few throwaway waves (one row, then two), so that the first client does not pay for first calls."""
-    import torch
-
-    a = keys.model.cfg.audio_dim
-    warm = [keys.new_key(0), keys.new_key(1)]
-    for k in range(3):
-        keys.keyframe_step([(w, torch.zeros(a), k) for w in warm[: 1 + k % 2]])
-    for w in warm:
-        keys.release(w)
-
-
-def _child_main(conn_in, conn_out, keys_out, keys_in, model_bytes: bytes, threads: int | None,
-                max_round_s: float, gather_s: float) -> None:
-    """The audio process: an Engine without keyframes fed from conn_in (the server), its rounds'
-    keyframes run by the keyframe process (keys_out / keys_in); frames and statistics to conn_out."""
+# ----------------------------------------------------------------------------------------- child
+def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_round_s: float,
+                gather_s: float) -> None:
+    """The model process: an Engine fed from conn_in; results and statistics to conn_out."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent stops us
@@ -129,16 +49,11 @@ def _child_main(conn_in, conn_out, keys_out, keys_in, model_bytes: bytes, thread
         torch.set_num_threads(threads)
     try:
         model = pickle.loads(model_bytes)
-        engine = Engine(model, threads=threads, max_round_s=max_round_s, gather_s=gather_s, keyframes=False)
+        engine = Engine(model, threads=threads, max_round_s=max_round_s, gather_s=gather_s)
         engine.warm_up()
         gc.collect()
         gc.freeze()  # the model and the imports: never scanned again by the cyclic collector during rounds
-        if not keys_in.poll(START_TIMEOUT_S):
-            raise UmoError(f"the keyframe process did not start within {START_TIMEOUT_S:.0f} s")
-        kind, key_stats = keys_in.recv()
-        if kind == "failed":
-            raise UmoError(f"the keyframe process failed to start: {key_stats}")
-    except (Exception, EOFError) as e:  # noqa: BLE001 - reported to the parent, which raises it
+    except Exception as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn_out.send(("failed", f"{type(e).__name__}: {e}"))
         return
     handles: dict[int, object] = {}
@@ -159,49 +74,33 @@ def _child_main(conn_in, conn_out, keys_out, keys_in, model_bytes: bytes, thread
             conn_out.send(("frames", batch))
 
     def stats() -> dict:
-        return {**engine.status(), **key_stats, "rounds": engine.stats.summary()}
+        return {**engine.status(), "rounds": engine.stats.summary()}
 
     engine.on_round_done = round_done
-    inflight: deque = deque()  # rounds whose keyframes the keyframe process is running, oldest first
     last, last_sent = None, 0.0
     conn_out.send(("ready", stats()))
-    # One thread: wait for the server's messages or the keyframe process's answers; begin a round
-    # when Engine.wait_s says so (at once, or once the other live streams' audio is in) and fewer
-    # than IN_FLIGHT rounds are out; end rounds as their codes come back, in order. With two out,
-    # this process prepares and finishes one round while the keyframe process runs the other's waves.
+    # one thread does everything: take every message that has arrived, run one round over every
+    # stream with pending audio when Engine.wait_s says so (at once, or once the other live streams'
+    # audio is in: it gathers staggered chunks into one round), repeat. No lock or interpreter-lock
+    # hand-offs between a reader and a worker, and each round sees all the audio that came in
+    # while the previous one ran.
     try:
         while True:
             with engine.cond:
-                wait = engine.wait_s() if len(inflight) < IN_FLIGHT else None
-            if wait != 0.0:
-                mp.connection.wait([conn_in, keys_in], STATS_INTERVAL_S if wait is None else wait)
-            try:
-                while conn_in.poll(0):
-                    if not _dispatch(conn_in.recv(), engine, handles, callback):
-                        return
-                while keys_in.poll(0):
-                    kind, payload, seconds, key_stats = keys_in.recv()
-                    if kind == "freed":
-                        continue
-                    job = inflight.popleft()
-                    if kind == "codes":
-                        engine.end_round(job, [torch.from_numpy(c) for c in payload], seconds)
-                    else:
-                        engine.fail_round(job, UmoError(f"the model failed: {payload}"))
+                wait = engine.wait_s()
+            try:  # wait for the parent while idle or gathering; after that only what has arrived
+                if conn_in.poll(STATS_INTERVAL_S if wait is None else wait):
+                    while True:
+                        if not _dispatch(conn_in.recv(), engine, handles, callback):
+                            return
+                        if not conn_in.poll(0):
+                            break
+                    if wait != 0.0:
+                        continue  # new audio: ask wait_s again
             except (EOFError, OSError):
-                return  # the server or the keyframe process is gone
-            with engine.cond:
-                go = len(inflight) < IN_FLIGHT and engine.wait_s() == 0.0
-            if go:
-                job = engine.begin_round()
-                if job is not None:
-                    ended = [st.sid for st in job.ended]
-                    if job.batch:
-                        flushed = [h.state.sid for h, fl in zip(job.batch, job.flush) if fl]
-                        keys_out.send(("round", _waves_message(job), ended, flushed))
-                        inflight.append(job)
-                    elif ended:
-                        keys_out.send(("free", ended))
+                return  # the parent is gone
+            if wait is not None:
+                engine.step()
             now = time.monotonic()
             if now - last_sent >= STATS_INTERVAL_S:
                 st = stats()
@@ -211,19 +110,6 @@ def _child_main(conn_in, conn_out, keys_out, keys_in, model_bytes: bytes, thread
                 last_sent = now
     finally:
         conn_out.close()
-        keys_out.close()
-
-
-def _waves_message(job) -> list[tuple]:
-    """A round's keyframe waves for the keyframe process: per wave (sids, seeds, audio (rows, a), ks)."""
-    import torch
-
-    out = []
-    for rows in job.plan.waves():
-        states = [job.batch[s].state for s, _, _ in rows]
-        out.append(([st.sid for st in states], [st.seed for st in states],
-                    torch.stack([a for _, a, _ in rows]).numpy(), [k for _, _, k in rows]))
-    return out
 
 
 def _dispatch(msgs: list[tuple], engine, handles: dict, callback) -> bool:
@@ -332,32 +218,21 @@ class ProcessEngine:
         ctx = mp.get_context("spawn")
         child_in, self._conn = ctx.Pipe(duplex=False)  # (reader end, writer end)
         self._results, child_out = ctx.Pipe(duplex=False)
-        keys_in, keys_req = ctx.Pipe(duplex=False)  # audio process -> keyframe process
-        keys_rep, keys_out = ctx.Pipe(duplex=False)  # keyframe process -> audio process
-        self._keys_proc = ctx.Process(target=_keyframes_main, name="umo-keyframes",
-                                      args=(keys_in, keys_out, self._model_bytes, self.threads), daemon=True)
         self._proc = ctx.Process(target=_child_main, name="umo-model",
-                                 args=(child_in, child_out, keys_req, keys_rep, self._model_bytes, self.threads,
-                                       self.max_round_s, self.gather_s),
+                                 args=(child_in, child_out, self._model_bytes, self.threads, self.max_round_s, self.gather_s),
                                  daemon=True)
-        self._keys_proc.start()
         self._proc.start()
-        for end in (child_in, child_out, keys_in, keys_req, keys_rep, keys_out):
-            end.close()  # the children hold them: each process exits when the one feeding it is gone
+        child_in.close()
+        child_out.close()
+        if not self._results.poll(START_TIMEOUT_S):
+            self._proc.kill()
+            raise UmoError(f"the model process did not start within {START_TIMEOUT_S:.0f} s")
         try:
-            if not self._results.poll(START_TIMEOUT_S):
-                raise UmoError(f"the model process did not start within {START_TIMEOUT_S:.0f} s")
-            try:
-                kind, payload = self._results.recv()
-            except EOFError:
-                raise UmoError(f"the model process exited while starting (exit code {self._proc.exitcode})") from None
-            if kind == "failed":
-                raise UmoError(f"the model process failed to start: {payload}")
-        except UmoError:
-            for proc in (self._proc, self._keys_proc):
-                proc.kill()
-            self._proc = None
-            raise
+            kind, payload = self._results.recv()
+        except EOFError:
+            raise UmoError(f"the model process exited while starting (exit code {self._proc.exitcode})") from None
+        if kind == "failed":
+            raise UmoError(f"the model process failed to start: {payload}")
         self.stats.last = payload
         self._reader = threading.Thread(target=self._read, name="umo-model-results", daemon=True)
         self._reader.start()
@@ -377,11 +252,10 @@ class ProcessEngine:
         except UmoError:
             pass
         self._writer.join(timeout=10)
-        for proc in (self._proc, self._keys_proc):  # the audio process stops; the keyframe process follows
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(timeout=5)
+        self._proc.join(timeout=10)
+        if self._proc.is_alive():
+            self._proc.kill()
+            self._proc.join(timeout=5)
         self._conn.close()
         if self._reader is not None:
             self._reader.join(timeout=5)
