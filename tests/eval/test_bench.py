@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from umo.errors import UmoError
@@ -56,7 +57,8 @@ def test_server_measurement_counts_the_model_process(engine, gather_ms):
     assert row["server_engine"] == engine and row["sessions"] == 2
     assert row["gather_ms"] == (1000 * GATHER_S if gather_ms is None else gather_ms)
     assert 0 < row["latency_ms"]["p50"] < 5000 and row["server_peak_mib"] > 50
-    assert 15 < row["fps_received"] < 40  # 30 frames per second of audio, over ~2 s plus the latency
+    assert 15 < row["fps_received"] < 40  # 30 frames per second of audio (loose: a loaded 2-core machine)
+    assert np.isnan(row["drift_ms_per_s"])  # 2 s: too short for a slope from the third second on
     if engine == "process":
         assert 0 < row["model_process_cores"] < row["server_cores"]
     else:

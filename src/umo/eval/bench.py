@@ -204,7 +204,8 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
     CPU and memory count the server's whole process tree."""
     from umo.formats.audio import load_audio
 
-    pcm = load_audio(audio)[: int(seconds * 16000)]
+    pcm = load_audio(audio)
+    pcm = np.tile(pcm, -(-int(seconds * 16000) // len(pcm)))[: int(seconds * 16000)]  # repeated when longer
     cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions)),
            "--threads", str(threads), "--engine", engine]
     if gather_ms is None:
@@ -358,27 +359,35 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
     la_frames = round((results[0]["lookahead"] - 0.01) * 30)
     total = len(data)
     e2e, after = [], []
+    rates, growth = [], []
     for r in results:
+        live = []  # (frame, received, latency) of the frames made while the audio streamed
         for i, t_recv in r["got"]:
             need = samples_needed(i, la_frames)
             if need > total:  # produced by the end-of-stream flush: not a live frame
                 continue
-            e2e.append(t_recv - r["sent"][min(n_chunks - 1, (i * 16000 // 30) // chunk)])
+            lat = t_recv - r["sent"][min(n_chunks - 1, (i * 16000 // 30) // chunk)]
+            live.append((i, t_recv, lat))
+            e2e.append(lat)
             after.append(t_recv - r["sent"][min(n_chunks - 1, (need - 1) // chunk)])
+        # frames per second between a session's first and last live frame (30 when the server keeps
+        # up, whatever its latency; less when it falls behind), and the drift of its latency: the
+        # slope of latency over the audio's time from its third second on (0 when it keeps up; a
+        # server that makes 29 frames per second of 30 drifts ~34 ms/s)
+        t = [x[1] for x in live]
+        if len(live) > 1 and max(t) > min(t):
+            rates.append((len(live) - 1) / (max(t) - min(t)))
+        steady = [(x[0] / 30, x[2]) for x in live if x[0] >= 60]
+        if len(steady) > 30:
+            growth.append(float(np.polyfit(*zip(*steady), 1)[0]))
     e2e_ms, after_ms = 1000 * np.array(e2e), 1000 * np.array(after)
 
     def pct(a: np.ndarray) -> dict:
         return {f"p{q}": float(np.percentile(a, q)) for q in (50, 95, 99)} | {"max": float(a.max())}
 
-    # frames per second each session received while its audio streamed: its live frames over the time
-    # from its first chunk to its last live frame (30 when the server keeps up; less when it lags)
-    rates = []
-    for r in results:
-        live = [t for i, t in r["got"] if samples_needed(i, la_frames) <= total]
-        if len(live) > 1:
-            rates.append(len(live) / (max(live) - r["sent"][0]))
     return {"frames": int(sum(len(r["got"]) for r in results)), "latency_ms": pct(e2e_ms),
-            "after_audio_ms": pct(after_ms), "fps_received": float(np.median(rates)) if rates else 0.0}
+            "after_audio_ms": pct(after_ms), "fps_received": float(np.median(rates)) if rates else 0.0,
+            "drift_ms_per_s": 1000 * float(np.median(growth)) if growth else float("nan")}
 
 
 def _format_server(rows: list[dict]) -> list[str]:
@@ -389,18 +398,20 @@ def _format_server(rows: list[dict]) -> list[str]:
               "received - its audio sent (includes the model's lookahead + hop + chunk)"),
              "engine: where the model runs (process: its own, beside the server's event loop; thread: in the "
              "server's process); server cores and peak MiB count both processes (model cores: the model's)",
-             "fps: frames each session received per second while streaming (median over sessions; the model makes 30); "
+             "fps: live frames each session received per second, its first to its last (median over sessions; the "
+             "model makes 30; less: the server fell behind); drift: the slope of a session's latency over its audio "
+             "from the third second on, ms per s (median over sessions; about 0 when the server keeps up); "
              "gather: umo serve --gather-ms; batch: sessions per model round, round ms: model time per round (means "
              "over this row's rounds)",
              (f"{'engine':>8}{'gather':>7}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
-              f"{'fps':>6}{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
+              f"{'fps':>6}{'drift':>7}{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
     for r in rows:
         lat, aft, eng = r["latency_ms"], r["after_audio_ms"], r["engine"]
         mc = r.get("model_process_cores")
         g = r.get("gather_ms")
         lines.append(f"{r.get('server_engine', 'thread'):>8}{'-' if g is None else f'{g:.0f}':>7}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
                      f"{lat['p99']:>9.0f}{lat['max']:>9.0f}{aft['p50']:>13.0f} / {aft['p95']:<5.0f}"
-                     f"{r.get('fps_received', float('nan')):>6.1f}"
+                     f"{r.get('fps_received', float('nan')):>6.1f}{r.get('drift_ms_per_s', float('nan')):>7.1f}"
                      f"{r['server_cores']:>14.2f}{'-' if mc is None else f'{mc:.2f}':>13}{r['client_cores']:>14.2f}"
                      f"{r['server_peak_mib']:>10.0f}{eng.get('mean_batch', 0):>7.1f}"
                      f"{eng.get('round_ms_mean', eng.get('round_ms_p50', 0)):>10.1f}")
@@ -445,7 +456,7 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
               audio: Path | None = None, transcript: Path | None = None, log=None,
               server_sessions: tuple[int, ...] | None = None, server_format: str = "json",
               server_threads: int = 1, server_engines: tuple[str, ...] = ("process",),
-              server_gather_ms: tuple[float | None, ...] = (None,)) -> dict:
+              server_gather_ms: tuple[float | None, ...] = (None,), server_seconds: float = 10.0) -> dict:
     """Measures every configuration at every thread count, each in a fresh process; then the server
     (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
@@ -484,7 +495,8 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
         for engine in server_engines:  # each in a fresh server process, one after the other
             for gather in server_gather_ms:
                 server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
-                                              log=log, threads=server_threads, engine=engine, gather_ms=gather)
+                                              log=log, threads=server_threads, engine=engine, gather_ms=gather,
+                                              seconds=server_seconds)
     sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(), "model_sizes": sizes, "server": server_status(server_rows, reason),

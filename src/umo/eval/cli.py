@@ -107,13 +107,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.server_gather_ms and not all(0 <= g <= 1000 * MAX_GATHER_S for g in args.server_gather_ms):
         raise UmoError(f"--server-gather-ms takes 0 to {1000 * MAX_GATHER_S:g} "
                        f"(got {' '.join(map(str, args.server_gather_ms))})")
+    if not 1 <= args.server_seconds <= 600:
+        raise UmoError(f"--server-seconds takes 1 to 600 (got {args.server_seconds:g})")
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
                          transcript=args.transcript, log=_log,
                          server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames,
                          server_threads=args.server_threads, server_engines=tuple(dict.fromkeys(args.server_engine)),
-                         server_gather_ms=tuple(dict.fromkeys(args.server_gather_ms)) if args.server_gather_ms else (None,))
+                         server_gather_ms=tuple(dict.fromkeys(args.server_gather_ms)) if args.server_gather_ms else (None,),
+                         server_seconds=args.server_seconds)
     print(B.format_report(report, vs=args.vs))
     if args.out is not None:
         B.write_json(report, args.out)
@@ -145,6 +148,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--server-gather-ms", type=float, nargs="+", metavar="MS",
                    help="umo serve --gather-ms of the measured server (default: its default); several: each "
                         "measured in the same run (0: a round as soon as any audio arrives)")
+    p.add_argument("--server-seconds", type=float, default=10.0, metavar="S",
+                   help="speech each measured session streams (default 10; the 11 s clip repeats for longer: "
+                        "60 shows whether latency stays put over a minute)")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
     p.set_defaults(func=cmd_bench)
     return p
