@@ -65,3 +65,19 @@ def test_server_measurement_counts_the_model_process(engine, gather_ms):
         assert row["model_process_cores"] is None
     text = "\n".join(bench._format_server([row]))
     assert engine in text and "model cores" in text
+
+
+def test_keeping_up_reads_rate_and_drift_not_latency():
+    """A server with a steady 300 ms latency keeps up (30 fps, no drift); one that makes 29 frames per
+    second of 30 falls behind (about 29 fps, latency growing ~34 ms per second), whatever its start."""
+    frames = np.arange(600)  # 20 s at 30 fps
+    audio_t = frames / 30
+    steady = [(int(i), t + 0.3, 0.3) for i, t in zip(frames, audio_t)]
+    fps, drift = bench.keeping_up(steady)
+    assert fps == pytest.approx(30.0) and drift == pytest.approx(0.0, abs=1e-9)
+    recv = 0.1 + frames / 29.0  # behind by 1/29 - 1/30 s per frame
+    lagging = [(int(i), r, r - t) for i, t, r in zip(frames, audio_t, recv)]
+    fps, drift = bench.keeping_up(lagging)
+    assert fps == pytest.approx(29.0) and drift == pytest.approx(30 / 29 - 1, rel=1e-6)
+    assert bench.keeping_up(steady[:80]) == (pytest.approx(30.0), None)  # under 3 s: no drift
+    assert bench.keeping_up(steady[:1]) == (None, None)

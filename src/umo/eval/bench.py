@@ -370,16 +370,11 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
             live.append((i, t_recv, lat))
             e2e.append(lat)
             after.append(t_recv - r["sent"][min(n_chunks - 1, (need - 1) // chunk)])
-        # frames per second between a session's first and last live frame (30 when the server keeps
-        # up, whatever its latency; less when it falls behind), and the drift of its latency: the
-        # slope of latency over the audio's time from its third second on (0 when it keeps up; a
-        # server that makes 29 frames per second of 30 drifts ~34 ms/s)
-        t = [x[1] for x in live]
-        if len(live) > 1 and max(t) > min(t):
-            rates.append((len(live) - 1) / (max(t) - min(t)))
-        steady = [(x[0] / 30, x[2]) for x in live if x[0] >= 60]
-        if len(steady) > 30:
-            growth.append(float(np.polyfit(*zip(*steady), 1)[0]))
+        fps, drift = keeping_up(live)
+        if fps is not None:
+            rates.append(fps)
+        if drift is not None:
+            growth.append(drift)
     e2e_ms, after_ms = 1000 * np.array(e2e), 1000 * np.array(after)
 
     def pct(a: np.ndarray) -> dict:
@@ -388,6 +383,20 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
     return {"frames": int(sum(len(r["got"]) for r in results)), "latency_ms": pct(e2e_ms),
             "after_audio_ms": pct(after_ms), "fps_received": float(np.median(rates)) if rates else 0.0,
             "drift_ms_per_s": 1000 * float(np.median(growth)) if growth else float("nan")}
+
+
+def keeping_up(live: list[tuple[int, float, float]], fps: int = 30) -> tuple[float | None, float | None]:
+    """Whether a session's server kept up, whatever its latency. live: (frame index, time received,
+    latency) of its frames made while the audio streamed -> (frames per second from its first frame
+    received to its last: ``fps`` when the server keeps up, less when it falls behind; the drift of
+    its latency, the slope over the audio's time from its third second on, seconds per second: 0
+    when it keeps up, about 0.034 when it makes 29 frames per second of 30).
+    None where the session is too short (fewer than 2 frames; under 3 s of audio for the drift)."""
+    t = [x[1] for x in live]
+    rate = (len(t) - 1) / (max(t) - min(t)) if len(t) > 1 and max(t) > min(t) else None
+    steady = [(i / fps, lat) for i, _, lat in live if i >= 2 * fps]
+    drift = float(np.polyfit(*zip(*steady), 1)[0]) if len(steady) > fps else None
+    return rate, drift
 
 
 def _format_server(rows: list[dict]) -> list[str]:
