@@ -86,6 +86,8 @@ def test_animate_with_lab_and_no_transcript(tmp_path, fixtures):
         (["animate", "{tmp}/missing.wav", "-o", "{tmp}/x"], "not found"),
         (["animate", "{tmp}/notaudio.wav", "-o", "{tmp}/x"], "notaudio.wav"),
         (["animate", "{fix}/arctic_a0009.wav", "--transcript", "{tmp}/t.doc", "-o", "{tmp}/x"], "transcript"),
+        (["bench", "rules", "--server-seconds", "0"], "--server-seconds"),
+        (["bench", "rules", "--server-gather-ms", "-1"], "--server-gather-ms"),
     ],
 )
 def test_user_errors_are_clear(tmp_path, fixtures, args, message):
