@@ -150,3 +150,20 @@ def test_a_round_waits_for_the_other_live_streams_at_most_gather_s(tiny, monkeyp
     b.finish()  # a finishing stream is never waited for either
     with eng.cond:
         assert eng.wait_s() == 0.0
+
+
+def test_load_is_the_busy_share_of_the_last_window():
+    from umo.serve.batching import LOAD_WINDOW_S, RoundStats
+
+    st = RoundStats()
+    assert st.load() == 0.0 and st.summary()["load"] == 0.0
+    now = 1000.0
+    st.add(4, 1.0, 0.1, ended=now - 0.5)
+    st.add(4, 2.0, 0.1, ended=now - LOAD_WINDOW_S + 0.5)  # only its last 0.5 s fall in the window
+    st.add(4, 1.0, 0.1, ended=now - LOAD_WINDOW_S - 1)  # before the window
+    assert st.load(now) == pytest.approx(1.5 / LOAD_WINDOW_S)
+    assert st.rounds == 3 and st.streams_stepped == 12 and st.busy_s == pytest.approx(4.0)
+    busy = RoundStats()
+    for i in range(100):  # back to back: every 0.1 s a round of 0.1 s
+        busy.add(32, 0.1, 0.1, ended=now - 0.1 * i)
+    assert busy.load(now) == pytest.approx(1.0)

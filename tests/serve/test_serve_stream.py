@@ -115,6 +115,33 @@ def test_thread_engine_equals_offline(model):
     np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(audio)).face, atol=TOL)
 
 
+def test_a_saturated_model_is_reported_and_logged(model):
+    """With sessions open and the model busy nearly all of the last seconds, the server says it is at
+    capacity: once in its log (not once per second), and as the load in /healthz."""
+    logged = []
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")[:SAMPLE_RATE]
+    with running_server(model, engine="thread", log=logged.append) as srv:
+        assert srv.capacity_warning() is None  # idle
+        with connect(srv.url) as ws:
+            ws.send(json.dumps(START))
+            assert json.loads(ws.recv())["type"] == "ready"
+            ws.send(pcm16(audio))
+            time.sleep(0.5)
+            assert srv.capacity_warning() is None  # one session: the model is mostly idle
+            health = json.loads(urllib.request.urlopen(srv.url.replace("ws:", "http:").replace("/stream", "/healthz")).read())
+            assert 0 < health["engine"]["load"] < 0.95
+            now = time.monotonic()
+            for i in range(60):  # as if rounds had run back to back for the last 6 s
+                srv.engine.stats.add(32, 0.1, 0.1, ended=now - 0.1 * i)
+            msg = srv.capacity_warning()
+            assert msg is not None and "at capacity" in msg and "1 sessions" in msg
+            for _ in range(25):  # and go on so for 2.5 s: the watcher checks every second, logs once a minute at most
+                time.sleep(0.1)
+                srv.engine.stats.add(32, 0.1, 0.1)
+            assert len(logged) == 1 and "at capacity" in logged[0]
+            ws.send(json.dumps({"type": "end"}))
+
+
 def test_model_process_crash_ends_streams_with_an_error(model):
     """The model process dies mid-stream (killed): the open session gets an error, new ones a clear refusal."""
     audio = load_audio(FIXTURES / "jfk.flac")

@@ -55,6 +55,7 @@ from umo.models.layers import CausalConvStack
 REGIONS = tuple(REGION_DIMS)
 GATHER_S = 0.03  # default Engine.gather_s (umo serve --gather-ms)
 MAX_GATHER_S = 0.5  # the longest gather_s a server accepts
+LOAD_WINDOW_S = 5.0  # RoundStats.load: the model's busy share over this many seconds
 LIVE_S = 0.25  # a stream that sent audio this recently is expected to send more soon (see Engine.wait_s)
 
 
@@ -553,18 +554,35 @@ class RoundStats:
     """Bounded history of the worker's rounds (for /healthz and umo bench)."""
 
     rounds: int = 0
-    recent: deque = field(default_factory=lambda: deque(maxlen=512))  # (batch size, seconds, audio s per stream)
+    recent: deque = field(default_factory=lambda: deque(maxlen=512))  # (batch size, seconds, audio s per stream, ended)
     busy_s: float = 0.0
     streams_stepped: int = 0  # sum of the rounds' batch sizes (differences of two summaries: a window's mean batch)
 
+    def add(self, batch: int, seconds: float, audio_s: float, ended: float | None = None) -> None:
+        """A round of ``batch`` streams took ``seconds`` of model time for ``audio_s`` of audio per
+        stream and ended at ``ended`` (time.monotonic(); default now)."""
+        self.rounds += 1
+        self.busy_s += seconds
+        self.streams_stepped += batch
+        self.recent.append((batch, seconds, audio_s, time.monotonic() if ended is None else ended))
+
+    def load(self, now: float | None = None) -> float:
+        """The share of the last ``LOAD_WINDOW_S`` the model spent in rounds: near 1, it is at capacity
+        (every round starts as the previous one ends, and latency grows with each session added)."""
+        now = time.monotonic() if now is None else now
+        start = now - LOAD_WINDOW_S
+        busy = sum(min(sec, end - start) for _, sec, _, end in self.recent if end > start)
+        return min(1.0, busy / LOAD_WINDOW_S)
+
     def summary(self) -> dict:
+        out = {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "streams_stepped": self.streams_stepped,
+               "load": round(self.load(), 3)}
         if not self.recent:
-            return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "streams_stepped": self.streams_stepped}
+            return out
         sizes = np.array([r[0] for r in self.recent])
         secs = np.array([r[1] for r in self.recent])
         audio = np.array([r[2] for r in self.recent])
-        return {"rounds": self.rounds, "busy_s": round(self.busy_s, 3), "streams_stepped": self.streams_stepped,
-                "mean_batch": float(sizes.mean()),
+        return {**out, "mean_batch": float(sizes.mean()),
                 "max_batch": int(sizes.max()), "round_ms_p50": float(np.median(secs) * 1000),
                 "round_ms_p95": float(np.percentile(secs, 95) * 1000),
                 "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
@@ -758,10 +776,7 @@ class Engine:
             self.fail_round(job, e)
             return
         dt = job.busy_s + keyframes_s + time.perf_counter() - t0
-        self.stats.rounds += 1
-        self.stats.busy_s += dt
-        self.stats.streams_stepped += len(batch)
-        self.stats.recent.append((len(batch), dt, sum(p.size for p in job.pcms) / len(batch) / SAMPLE_RATE))
+        self.stats.add(len(batch), dt, sum(p.size for p in job.pcms) / len(batch) / SAMPLE_RATE)
         for h, fr, fl in zip(batch, frames, job.flush):
             if h.cancelled:
                 continue

@@ -51,7 +51,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(args.weights)
     limits = Limits(idle_timeout_s=args.idle_timeout)
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
-                       limits=limits, threads=args.threads, engine=args.engine, gather_s=args.gather_ms / 1000)
+                       limits=limits, threads=args.threads, engine=args.engine, gather_s=args.gather_ms / 1000,
+                       log=_log)
 
     async def main() -> None:
         await server.start()

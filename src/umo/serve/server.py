@@ -32,6 +32,8 @@ import http
 import itertools
 import json
 import threading
+import time
+from collections.abc import Callable
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
@@ -40,12 +42,14 @@ import numpy as np
 from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
 from umo.serve import protocol as P
-from umo.serve.batching import GATHER_S, MAX_GATHER_S, Engine
+from umo.serve.batching import GATHER_S, LOAD_WINDOW_S, MAX_GATHER_S, Engine
 from umo.serve.worker import ENGINES, ProcessEngine
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
 DEFAULT_MAX_SESSIONS = 32
+CAPACITY_LOAD = 0.95  # the model's busy share (RoundStats.load) above which the server warns it is at capacity
+CAPACITY_WARN_EVERY_S = 60.0
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
 CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013
@@ -169,7 +173,7 @@ class UmoServer:
     def __init__(self, model, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
                  threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process",
-                 gather_s: float = GATHER_S) -> None:
+                 gather_s: float = GATHER_S, log: Callable[[str], None] | None = None) -> None:
         if max_sessions < 1:
             raise UmoError(f"max_sessions must be at least 1 (got {max_sessions})")
         if engine not in ENGINES:
@@ -186,6 +190,8 @@ class UmoServer:
         self.engine = kind(model, threads=threads, gather_s=gather_s)
         self.engine_kind = engine
         self.ping_interval = ping_interval
+        self.log = log  # where warnings go (umo serve: stderr); None: nowhere
+        self._monitor: asyncio.Task | None = None
         self.sessions: dict[int, Session] = {}
         self._ids = itertools.count(1)
         self._static = _static_files()
@@ -325,9 +331,34 @@ class UmoServer:
             max_queue=64, compression=None,  # PCM and float frames hardly compress; deflate cost a fifth of the loop's CPU
         )
         self.bound_port = self._server.sockets[0].getsockname()[1]
+        if self.log is not None:
+            self._monitor = asyncio.create_task(self._watch_capacity())
         return self
 
+    def capacity_warning(self) -> str | None:
+        """A warning when the model was busy nearly all of the last few seconds with sessions open:
+        the server is at capacity, and every session's latency grows as more are added."""
+        load = self.engine.stats.summary().get("load", 0.0)
+        if load < CAPACITY_LOAD or not self.sessions:
+            return None
+        return (f"warning: the model was busy {100 * load:.0f} % of the last {LOAD_WINDOW_S:.0f} s with "
+                f"{len(self.sessions)} sessions: this machine is at capacity (latency is higher than with "
+                "fewer sessions, and more would fall behind; lower --max-sessions, or see /healthz)")
+
+    async def _watch_capacity(self) -> None:
+        """Log ``capacity_warning`` at most once per ``CAPACITY_WARN_EVERY_S``."""
+        last = -CAPACITY_WARN_EVERY_S
+        while True:
+            await asyncio.sleep(1.0)
+            msg = self.capacity_warning()
+            if msg is not None and time.monotonic() - last >= CAPACITY_WARN_EVERY_S:
+                self.log(msg)
+                last = time.monotonic()
+
     async def stop(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            self._monitor = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
