@@ -5,15 +5,19 @@ sessions would pay PyTorch's per-call overhead once per session and per chunk; h
 session advances in the same forward passes:
 
     round(items):                       # items: (session, new samples, flush?) of every busy session
+      prepare (BatchedStepper.prepare)
         features   one STFT over the sessions' right-padded sample buffers
         encoder    one causal-conv step over right-padded feature frames (per-session conv tails)
-        keyframes  wave w = the w-th due keyframe of every session: one backbone step over a batch of
-                   5-token steps, KV caches left-padded to the longest and masked, RoPE per session
+      keyframes (KeyframeStepper)
+                   wave w = the w-th due keyframe of every session: one backbone step over a batch
+                   of 5-token steps, each session's KV cache a ring in one pooled tensor, masked
+                   where not yet filled, RoPE per session
+      finish (BatchedStepper.finish)
         interp     one causal-conv step over right-padded motion frames
 
 Padding never leaks into a result: the convs are causal, so right padding only adds outputs that are
-dropped, and each session's new conv tail is cut from its own valid frames; left-padded keys are
-masked out of attention. The numbers therefore equal ``StreamingSession`` (and so ``UmoModel.generate``)
+dropped, and each session's new conv tail is cut from its own valid frames; unfilled ring entries
+are masked out of attention. The numbers therefore equal ``StreamingSession`` (and so ``UmoModel.generate``)
 up to float rounding, which the tests check on real speech.
 
 State per session is bounded like ``StreamingSession``'s: a < 400-sample feature tail, conv tails,
