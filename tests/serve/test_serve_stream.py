@@ -46,8 +46,9 @@ def pcm16(x: np.ndarray) -> bytes:
 
 
 def stream(url: str, audio: np.ndarray, start: dict | None = None, chunks=(320, 4000), seed: int = 1,
-           encode=pcm16, token: str | None = None):
-    """Send audio in random-sized chunks; -> (ready, frames messages, done, other messages)."""
+           encode=pcm16, token: str | None = None, texts: tuple[str, ...] = ()):
+    """Send audio in random-sized chunks (and ``texts`` as "text" messages, one after each of the
+    first chunks); -> (ready, frames messages, done, other messages)."""
     rng = np.random.default_rng(seed)
     headers = {"Authorization": f"Bearer {token}"} if token else None
     with connect(url, additional_headers=headers, max_size=None) as ws:
@@ -58,6 +59,9 @@ def stream(url: str, audio: np.ndarray, start: dict | None = None, chunks=(320, 
             n = int(rng.integers(chunks[0], chunks[1]))
             ws.send(encode(audio[i:i + n]))
             i += n
+            if texts:
+                ws.send(json.dumps({"type": "text", "text": texts[0]}))
+                texts = texts[1:]
         ws.send(json.dumps({"type": "end"}))
         frames, other = [], []
         while True:
@@ -104,6 +108,23 @@ def test_stream_equals_offline(server, model, name):
     assert starts == sorted(starts) and starts[0] == 0
     for key in ("face", "head", "eyes", "body"):
         np.testing.assert_allclose(got[key], getattr(ref, key), atol=TOL, err_msg=key)
+
+
+def test_a_text_stream_alongside_is_accepted_and_counted(server, model):
+    """Transcript pieces sent while the audio streams (a chat model's reply, word by word): the
+    session goes on, "done" counts them, and the frames are those of the audio alone (the live
+    model does not read text: ready.text_used is false)."""
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")[: 2 * SAMPLE_RATE]
+    words = ("Author ", "of the ", "danger ", "trail, ", "Philip ", "Steels, ", "etc.")
+    ready, frames, done, other = stream(server.url, audio, start={"text": "Author"}, texts=words)
+    assert ready["text_used"] is False and ready["limits"]["max_text_chars"] > 0
+    assert done is not None and done["text_chars"] == len("Author") + sum(map(len, words)), other
+    np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(audio)).face, atol=TOL)
+
+
+def test_text_beyond_the_limit_ends_the_session(model):
+    with running_server(model, engine="thread", limits=P.Limits(max_text_chars=10)) as srv:
+        expect_error(srv.url, [START, {"type": "text", "text": "twelve chars"}], "more than 10 characters")
 
 
 def test_thread_engine_equals_offline(model):
@@ -242,6 +263,8 @@ START = {"type": "start", "sample_rate": SAMPLE_RATE}
     ([START, b"\x00\x01\x02"], "whole number"),
     ([START, {"type": "end"}], "no audio was received"),
     ([START, {"type": "pause"}], "unknown message type"),
+    ([START, {"type": "text", "text": 5}], "needs \"text\""),
+    ([START, {"type": "text", "text": "hi", "lang": "en"}], "unknown field"),
     ([START, START], "already received"),
     ([{**START, "encoding": "pcm_f32le"}, np.array([0.1, np.nan], "<f4").tobytes()], "NaN"),
     ([{**START, "encoding": "pcm_f32le"}, np.array([0.1, 300.0], "<f4").tobytes()], "[-1, 1]"),

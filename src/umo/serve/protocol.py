@@ -3,7 +3,8 @@
 docs/protocol.md is the user-facing description; this module is its one implementation. Nothing
 here does I/O, so every rule is testable without a socket.
 
-client -> server   {"type": "start", "sample_rate": 16000, ...}   then binary PCM chunks, then {"type": "end"}
+client -> server   {"type": "start", "sample_rate": 16000, ...}   then binary PCM chunks (and any
+                   {"type": "text", "text": ...}), then {"type": "end"}
 server -> client   {"type": "ready", ...}, {"type": "frames", ...} (or binary frames), {"type": "done", ...},
                    {"type": "warning", ...}, {"type": "error", "message": ...} (then the server closes)
 """
@@ -48,11 +49,12 @@ class Limits:
     idle_timeout_s: float = 30.0  # longest silence between two client messages
     max_backlog_s: float = 10.0  # received but not yet animated audio before the server stops reading
     max_queued_messages: int = 256  # frames messages a client may leave unread before it is dropped
+    max_text_chars: int = 1 << 20  # transcript text a session may stream ("text" messages and start's "text")
 
     def to_dict(self) -> dict:
         return {"max_message_bytes": self.max_message_bytes, "max_stream_s": self.max_stream_s,
                 "idle_timeout_s": self.idle_timeout_s, "max_backlog_s": self.max_backlog_s,
-                "max_queued_messages": self.max_queued_messages}
+                "max_queued_messages": self.max_queued_messages, "max_text_chars": self.max_text_chars}
 
 
 @dataclass
@@ -76,8 +78,19 @@ def parse_json(text: str) -> dict:
     except json.JSONDecodeError as e:
         raise UmoError(f"text messages must be JSON objects ({e.msg} at character {e.pos})") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        raise UmoError('a text message must be a JSON object with a "type" ("start" or "end")')
+        raise UmoError('a text message must be a JSON object with a "type" ("start", "text" or "end")')
     return msg
+
+
+def parse_text(msg: dict) -> str:
+    """A transcript piece sent while the audio streams: {"type": "text", "text": "..."} -> the text."""
+    unknown = sorted(set(msg) - {"type", "text"})
+    if unknown:
+        raise UmoError(f'unknown field(s) in a text message: {unknown}; it is {{"type": "text", "text": "..."}}')
+    text = msg.get("text")
+    if not isinstance(text, str):
+        raise UmoError(f'a text message needs "text": a string (the next words of the transcript), got {text!r}')
+    return text
 
 
 def parse_start(msg: dict) -> StartRequest:

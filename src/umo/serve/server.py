@@ -88,6 +88,7 @@ class Session:
         self.samples_in = 0  # at the client's rate
         self.warned_clip = False
         self.frames_sent = 0
+        self.text_chars = 0  # transcript received (start's "text" and "text" messages)
         self.sender_task: asyncio.Task | None = None
 
     # ---- called in the engine's worker thread
@@ -126,7 +127,8 @@ class Session:
             item = await self.out.get()
             if item is None:
                 await self.ws.send(P.message("done", frames=self.frames_sent,
-                                             duration_s=round(self.samples_in / self.req.sample_rate, 6)))
+                                             duration_s=round(self.samples_in / self.req.sample_rate, 6),
+                                             text_chars=self.text_chars))
                 return
             if isinstance(item, tuple):
                 await self.ws.send(P.message(item[0], message=item[1]))
@@ -158,6 +160,14 @@ class Session:
         if self.resampler is not None:
             x = self.resampler.resample_chunk(x)
         self.handle.submit(x)
+
+    def add_text(self, text: str) -> None:
+        """Transcript text for this stream. The live model animates from the audio alone today
+        (ready.text_used is false), so it is only counted, within ``limits.max_text_chars``."""
+        self.text_chars += len(text)
+        limit = self.server.limits.max_text_chars
+        if self.text_chars > limit:
+            raise UmoError(f"more than {limit} characters of text in one session: send the transcript, not a document")
 
     def end(self) -> None:
         if self.samples_in == 0:
@@ -293,6 +303,8 @@ class UmoServer:
         if not isinstance(first, str):
             raise UmoError('the first message must be the JSON {"type": "start", "sample_rate": 16000}, not binary audio')
         s.req = P.parse_start(P.parse_json(first))
+        if s.req.text:
+            s.add_text(s.req.text)
         if s.req.sample_rate != SAMPLE_RATE:
             import soxr
 
@@ -315,9 +327,12 @@ class UmoServer:
             if m["type"] == "end":
                 s.end()
                 break
+            if m["type"] == "text":  # the transcript as it comes (e.g. a chat model's reply): counted, bounded
+                s.add_text(P.parse_text(m))
+                continue
             if m["type"] == "start":
                 raise UmoError('"start" was already received: one stream per connection (send "end" first)')
-            raise UmoError(f'unknown message type {m["type"]!r}: expected binary audio or {{"type": "end"}}')
+            raise UmoError(f'unknown message type {m["type"]!r}: expected binary audio, {{"type": "text"}} or {{"type": "end"}}')
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self):
