@@ -58,6 +58,63 @@ def test_batched_rounds_equal_generate_for_any_chunking(tiny):
     assert st.pool.in_use() == 0
 
 
+def _phones(timing) -> list[tuple[int, float, float]]:
+    from umo.speech.units import PHONES
+
+    return [(PHONES.index(p.symbol), p.start, p.end) for p in timing.phones]
+
+
+def test_timed_phones_streamed_with_the_audio_equal_generate_with_phones(tiny):
+    """Streams that send timed phones (a little ahead of their audio, in pieces) get the frames of
+    ``generate(audio, phones)``; a stream without phones in the same rounds keeps the audio-only
+    frames. One stream's phones are real (ARCTIC a0009's labels), the other's overlap and leave gaps."""
+    from umo.data.synth import rasterize_phones
+    from umo.formats.lab import read_lab
+    from umo.models.features import num_motion_frames
+    from umo.speech.units import Phone, Timing
+
+    clips = [load_audio(FIXTURES / "arctic_a0009.wav")[: int(1.7 * SAMPLE_RATE)],
+             load_audio(FIXTURES / "jfk.flac")[: int(2.2 * SAMPLE_RATE)],
+             load_audio(FIXTURES / "arctic_a0007.wav")[: int(0.9 * SAMPLE_RATE)]]
+    odd = Timing(phones=[Phone("AA", 0.10, 0.30), Phone("M", 0.25, 0.31), Phone("IY", 0.50, 0.90),
+                         Phone("S", 0.50, 0.60), Phone("UW", 1.20, 2.00)])  # overlaps, same starts, gaps
+    timings = [read_lab(FIXTURES / "arctic_a0009_phone.lab"), odd, None]
+    ref = [tiny.generate(torch.from_numpy(a), None if t is None else
+                         torch.as_tensor(rasterize_phones(t, num_motion_frames(len(a)))), seed=k)
+           for k, (a, t) in enumerate(zip(clips, timings))]
+    assert not torch.allclose(ref[0]["face"], tiny.generate(torch.from_numpy(clips[0]), seed=0)["face"])  # phones matter
+    st = BatchedStepper(tiny)
+    states = [st.new_state(k) for k in range(3)]
+    todo = [[] if t is None else _phones(t) for t in timings]
+    outs: list[list[dict]] = [[], [], []]
+    pos, done = [0, 0, 0], [False, False, False]
+    rng = np.random.default_rng(2)
+    from umo.serve.batching import PhoneTrack
+
+    while not all(done):
+        idx = [k for k in range(3) if not done[k]]
+        pcms, flush = [], []
+        for k in idx:
+            n = int(rng.choice([17, 533, 1600, 4000]))
+            ahead = (pos[k] + n) / SAMPLE_RATE + 0.2  # the phones of this chunk's audio and a little more
+            send = [p for p in todo[k] if p[1] < ahead]
+            todo[k] = todo[k][len(send):]
+            if send:
+                states[k].phones = states[k].phones or PhoneTrack()
+                states[k].phones.add(send)
+            pcms.append(clips[k][pos[k]:pos[k] + n])
+            pos[k] += n
+            flush.append(pos[k] >= len(clips[k]))
+        for k, out, fl in zip(idx, st.advance([states[k] for k in idx], pcms, flush), flush):
+            outs[k].append(out)
+            done[k] = fl
+    for k in range(3):
+        for r in ("face", "body", "hands"):
+            got = np.concatenate([o[r] for o in outs[k]])
+            np.testing.assert_allclose(got, ref[k][r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
+    assert len(states[0].phones.starts) < len(_phones(timings[0])) // 2  # the track forgot what no frame reads
+
+
 def test_engine_delivers_in_order_and_cuts_long_pushes(tiny):
     audio = load_audio(FIXTURES / "jfk.flac")[: 3 * SAMPLE_RATE]
     got, final = [], threading.Event()

@@ -46,9 +46,11 @@ def pcm16(x: np.ndarray) -> bytes:
 
 
 def stream(url: str, audio: np.ndarray, start: dict | None = None, chunks=(320, 4000), seed: int = 1,
-           encode=pcm16, token: str | None = None, texts: tuple[str, ...] = ()):
-    """Send audio in random-sized chunks (and ``texts`` as "text" messages, one after each of the
-    first chunks); -> (ready, frames messages, done, other messages)."""
+           encode=pcm16, token: str | None = None, texts: tuple[str, ...] = (), phones: list | None = None):
+    """Send audio in random-sized chunks (``texts`` as "text" messages, one after each of the first
+    chunks; ``phones`` [symbol, start, end] as "phones" messages, each before the chunk whose audio it
+    reaches, 0.2 s ahead); -> (ready, frames messages, done, other messages)."""
+    phones = list(phones or [])
     rng = np.random.default_rng(seed)
     headers = {"Authorization": f"Bearer {token}"} if token else None
     with connect(url, additional_headers=headers, max_size=None) as ws:
@@ -57,11 +59,17 @@ def stream(url: str, audio: np.ndarray, start: dict | None = None, chunks=(320, 
         i = 0
         while i < len(audio):
             n = int(rng.integers(chunks[0], chunks[1]))
+            send = [p for p in phones if p[1] < (i + n) / SAMPLE_RATE + 0.2]
+            if send:
+                ws.send(json.dumps({"type": "phones", "phones": send}))
+                phones = phones[len(send):]
             ws.send(encode(audio[i:i + n]))
             i += n
             if texts:
                 ws.send(json.dumps({"type": "text", "text": texts[0]}))
                 texts = texts[1:]
+        if phones:  # those past the audio's end too, as a client sends a whole utterance's
+            ws.send(json.dumps({"type": "phones", "phones": phones}))
         ws.send(json.dumps({"type": "end"}))
         frames, other = [], []
         while True:
@@ -122,9 +130,28 @@ def test_a_text_stream_alongside_is_accepted_and_counted(server, model):
     np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(audio)).face, atol=TOL)
 
 
-def test_text_beyond_the_limit_ends_the_session(model):
-    with running_server(model, engine="thread", limits=P.Limits(max_text_chars=10)) as srv:
+def test_timed_phones_alongside_the_audio_equal_offline_with_them(server, model):
+    """A client that knows the phone timing (e.g. from the TTS that made the audio) sends it as it
+    streams: the frames equal the model's offline frames with those phones, not the audio-only ones."""
+    from umo.formats.lab import read_lab
+
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")[: 2 * SAMPLE_RATE]
+    timing = read_lab(FIXTURES / "arctic_a0009_phone.lab")
+    sent = [[p.symbol.lower() + ("1" if p.symbol in ("AA", "AH") else ""), p.start, p.end] for p in timing.phones]
+    ready, frames, done, other = stream(server.url, audio, phones=sent)
+    assert ready["phones_used"] and "DH" in ready["phone_set"]
+    assert done is not None and done["phones"] == len(sent), other
+    got = collect(frames)["face"]
+    with_phones = model_animation(model, quantised(audio), timing).face
+    np.testing.assert_allclose(got, with_phones, atol=TOL)
+    assert np.abs(got - model_animation(model, quantised(audio)).face).max() > 100 * TOL  # the phones were read
+
+
+def test_text_and_phones_beyond_their_limits_end_the_session(model):
+    with running_server(model, engine="thread", limits=P.Limits(max_text_chars=10, max_phones=2)) as srv:
         expect_error(srv.url, [START, {"type": "text", "text": "twelve chars"}], "more than 10 characters")
+        three = [["HH", 0.1, 0.2], ["AY", 0.2, 0.4], ["SIL", 0.4, 0.6]]
+        expect_error(srv.url, [START, {"type": "phones", "phones": three}], "more than 2 phones")
 
 
 def test_thread_engine_equals_offline(model):
@@ -264,6 +291,12 @@ START = {"type": "start", "sample_rate": SAMPLE_RATE}
     ([START, {"type": "end"}], "no audio was received"),
     ([START, {"type": "pause"}], "unknown message type"),
     ([START, {"type": "text", "text": 5}], "needs \"text\""),
+    ([START, {"type": "phones", "phones": [["XX", 0.1, 0.2]]}], "not an ARPAbet phone"),
+    ([START, {"type": "phones", "phones": [["AA", 0.3, 0.2]]}], "start <= end"),
+    ([START, {"type": "phones", "phones": [["AA", 0.3, 0.4], ["B", 0.1, 0.2]]}], "time order"),
+    ([START, {"type": "phones", "phones": [["AA", 0.3, 0.4]]}, {"type": "phones", "phones": [["B", 0.1, 0.2]]}], "time order"),
+    ([START, {"type": "phones", "phones": "AA"}], "non-empty list"),
+    ([START, {"type": "phones", "phones": [["AA", "0.1", 0.2]]}], "expected [symbol"),
     ([START, {"type": "text", "text": "hi", "lang": "en"}], "unknown field"),
     ([START, START], "already received"),
     ([{**START, "encoding": "pcm_f32le"}, np.array([0.1, np.nan], "<f4").tobytes()], "NaN"),

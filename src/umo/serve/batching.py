@@ -32,6 +32,7 @@ L cached keys, c head width, d model width.
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections import deque
@@ -54,6 +55,7 @@ from umo.models.features import (
     samples_needed,
 )
 from umo.models.keyframes import sample_codes
+from umo.models.model import UNKNOWN_PHONE
 from umo.models.layers import CausalConvStack
 
 REGIONS = tuple(REGION_DIMS)
@@ -81,6 +83,36 @@ class KeyState:
     pos: int = 0  # next token index (RoPE position)
 
 
+class PhoneTrack:
+    """A stream's timed phones as they arrive (``PHONES`` ids, seconds on the audio's clock), looked up
+    per frame exactly as ``umo.data.synth.rasterize_phones`` does offline: the last phone that starts
+    at or before the frame's time, if it still sounds then, else silence. Phones must arrive in
+    order of their starts; those no later frame can read are forgotten, so it stays bounded."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.ids: list[int] = []
+
+    def add(self, phones: list[tuple[int, float, float]]) -> None:
+        """phones: (id, start s, end s), starts not before the last one added (the server checks)."""
+        for pid, start, end in phones:
+            self.starts.append(float(start))
+            self.ends.append(float(end))
+            self.ids.append(int(pid))
+
+    def at(self, t: float) -> int:
+        k = bisect.bisect_right(self.starts, t) - 1
+        return self.ids[k] if k >= 0 and t < self.ends[k] else 0  # 0: SIL
+
+    def forget_before(self, t: float) -> None:
+        """No lookup will come before time t: drop the phones before the last one starting at or
+        before t (they can never again be the last to start before a lookup)."""
+        k = bisect.bisect_right(self.starts, t) - 1
+        if k > 0:
+            del self.starts[:k], self.ends[:k], self.ids[:k]
+
+
 @dataclass
 class StreamState:
     """One stream's carried state: the batched twin of ``StreamingSession``'s fields. The audio front
@@ -92,6 +124,7 @@ class StreamState:
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
     key: KeyState
+    phones: PhoneTrack | None = None  # timed phones sent with the audio (None: none, the "unknown" text)
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
     enc_start: int = 0  # feature index of enc_frames[0]
@@ -110,12 +143,15 @@ class RoundPlan:
     audio: list[list[Tensor]]
     key_pos: list[list[int]]
     stride: int
+    text: list[Tensor | None] | None = None  # per stream its frames' text features (n, 2 text_dim), None: unknown
 
-    def waves(self) -> list[list[tuple[int, Tensor, int]]]:
+    def waves(self) -> list[list[tuple[int, Tensor, Tensor | None, int]]]:
         """Wave w: the w-th due keyframe of every stream that has one, as (stream index, audio (a,),
-        keyframe index k). A stream's keyframes depend on each other in order; streams do not."""
+        text features (2 text_dim,) or None for "unknown", keyframe index k). A stream's keyframes
+        depend on each other in order; streams do not."""
         n = max((len(k) for k in self.key_pos), default=0)
-        return [[(s, self.audio[s][kp[w]], self.frames[s][kp[w]] // self.stride)
+        text = self.text or [None] * len(self.frames)
+        return [[(s, self.audio[s][kp[w]], None if text[s] is None else text[s][kp[w]], self.frames[s][kp[w]] // self.stride)
                  for s, kp in enumerate(self.key_pos) if w < len(kp)] for w in range(n)]
 
 
@@ -169,8 +205,8 @@ class KeyframeStepper:
         self.keep = cfg.window_steps * TOKENS_PER_STEP  # ring tokens per stream: the W steps of a window
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
         with torch.no_grad():
-            text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
-            self.text_tok = model.text_tok(text)  # (d,), the same for every live step
+            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
+            self.text_tok = model.text_tok(self.text)  # (d,), the same for every step without phones
             # the regions' code-token linears as one block-diagonal (R d, R q) matrix
             self.code_w = torch.block_diag(*[model.code_tok[r].weight for r in REGIONS])
             self.code_b = torch.cat([model.code_tok[r].bias for r in REGIONS])
@@ -190,14 +226,15 @@ class KeyframeStepper:
             key.slot = None
 
     @torch.no_grad()
-    def run(self, waves: list[list[tuple[KeyState, Tensor, int]]]) -> list[Tensor]:
+    def run(self, waves: list[list[tuple[KeyState, Tensor, Tensor | None, int]]]) -> list[Tensor]:
         """The waves of a round in order -> per wave the rows' codes (rows, R q)."""
         return [self.keyframe_step(rows) for rows in waves]
 
     @torch.no_grad()
-    def keyframe_step(self, rows: list[tuple[KeyState, Tensor, int]]) -> Tensor:
-        """rows: (key state, audio at the keyframe (a,), keyframe index k) -> the rows' codes as
-        vectors (B, R q), regions in ``REGIONS`` order; advances each row's KV cache and ``code_vec``."""
+    def keyframe_step(self, rows: list[tuple[KeyState, Tensor, Tensor | None, int]]) -> Tensor:
+        """rows: (key state, audio at the keyframe (a,), its text features (2 text_dim,) or None for
+        "unknown" phones, keyframe index k) -> the rows' codes as vectors (B, R q), regions in
+        ``REGIONS`` order; advances each row's KV cache and ``code_vec``."""
         m = self.model
         bb = m.backbone
         b = len(rows)
@@ -211,7 +248,11 @@ class KeyframeStepper:
         if any(key.steps == 0 for key in keys):
             first = torch.tensor([key.steps == 0 for key in keys])
             codes = torch.where(first[:, None, None], m.bos, codes)
-        x = torch.cat([torch.stack([a_tok, self.text_tok.expand(b, d)], 1), codes], 1) + m.type_emb  # (B, 5, d)
+        if all(r[2] is None for r in rows):
+            t_tok = self.text_tok.expand(b, d)
+        else:  # timed phones on some rows: their own text tokens
+            t_tok = m.text_tok(torch.stack([self.text if r[2] is None else r[2] for r in rows]))
+        x = torch.cat([torch.stack([a_tok, t_tok], 1), codes], 1) + m.type_emb  # (B, 5, d)
         pos = torch.tensor([key.pos for key in keys])[:, None] + torch.arange(n)[None]  # (B, 5)
         keep, ring = self.keep, self.keep // n  # ring tokens, ring steps (W)
         for key in keys:
@@ -255,7 +296,7 @@ class KeyframeStepper:
         h = rms(bb.norm, x)  # (B, 3, d): the region tokens
         logits = m.head({r: h[:, i] for i, r in enumerate(REGIONS)})  # {region: (B, C)}
         drawn = sample_codes(torch.stack([logits[r] for r in REGIONS], 1), m.cfg.temperature,
-                             [(key.seed, k) for key, _, k in rows])  # (B, R)
+                             [(key.seed, k) for key, _, _, k in rows])  # (B, R)
         vecs = torch.cat([m.tokenizer.fsq.codes_to_vectors(drawn[:, i]) for i in range(len(REGIONS))], 1)  # (B, R q)
         for key, vec in zip(keys, vecs):
             key.pos += n
@@ -326,7 +367,7 @@ class BatchedStepper:
         stream's future with silence and returns its last frames. -> per state the regions
         {"face": (n, 61), "body": (n, 36), "hands": (n, 138)} of the frames that became final."""
         plan = self.prepare(states, pcms, flush)
-        waves = [[(states[s].key, a, k) for s, a, k in rows] for rows in plan.waves()]
+        waves = [[(states[s].key, a, t, k) for s, a, t, k in rows] for rows in plan.waves()]
         return self.finish(states, plan, self.keys.run(waves))
 
     @torch.no_grad()
@@ -380,6 +421,10 @@ class BatchedStepper:
         audio = [[st.enc_frames[feature_index(i + self.la) - st.enc_start] for i in lst]
                  for st, lst in zip(states, frames)]
         key_pos = [[j for j, i in enumerate(lst) if i % self.stride == 0] for lst in frames]
+        text = None
+        if any(st.phones is not None for st in states):  # per frame: its phone and the one L frames on
+            text = [None if st.phones is None or not lst else self.phone_features(st.phones, lst, limit)
+                    for st, lst, limit in zip(states, frames, limits)]
 
         # --- drop encoder frames no future frame reads
         for st, lst in zip(states, frames):
@@ -389,7 +434,18 @@ class BatchedStepper:
             keep_from = min(feature_index(st.n_frames + self.la), n_feat)
             st.enc_frames = st.enc_frames[max(0, keep_from - st.enc_start):]
             st.enc_start = max(st.enc_start, keep_from)
-        return RoundPlan(frames, audio, key_pos, self.stride)
+            if st.phones is not None:
+                st.phones.forget_before(st.n_frames / MODEL_FPS)
+        return RoundPlan(frames, audio, key_pos, self.stride, text)
+
+    def phone_features(self, track: PhoneTrack, frames: list[int], limit: int | None) -> Tensor:
+        """``UmoModel.text_frames`` for these frames of a stream with timed phones -> (n, 2 text_dim):
+        the phone at frame i and at i + L ("unknown" past the stream's last frame, ``limit``)."""
+        m = self.model
+        ids = torch.tensor([track.at(i / MODEL_FPS) for i in frames])
+        ahead = torch.tensor([track.at((i + self.la) / MODEL_FPS) if limit is None or i + self.la < limit
+                              else UNKNOWN_PHONE for i in frames])
+        return torch.cat([m.phone_emb(ids), m.phone_emb(ahead)], dim=-1)
 
     @torch.no_grad()
     def finish(self, states: list[StreamState], plan: RoundPlan, wave_codes: list[Tensor]
@@ -404,7 +460,7 @@ class BatchedStepper:
         frames, audio = plan.frames, plan.audio
         new_codes: list[list[Tensor]] = [[] for _ in range(b)]  # per stream its keyframes' codes, in order
         for rows, vecs in zip(plan.waves(), wave_codes):
-            for (s, _, _), vec in zip(rows, vecs):
+            for (s, _, _, _), vec in zip(rows, vecs):
                 new_codes[s].append(vec)
 
         # --- per frame: the (previous, current) keyframe vectors, as StreamingSession pairs them
@@ -434,8 +490,12 @@ class BatchedStepper:
 
             offset = torch.tensor([[i % self.stride for i in f] + [0] * (nmax - len(f)) for f in frames])  # (B, N)
             it = m.interp
+            if plan.text is None or all(t is None for t in plan.text):
+                text = self.text  # every stream without phones: one "unknown" row, broadcast
+            else:
+                text = padded([list(t) if t is not None else [self.text] * len(f) for t, f in zip(plan.text, frames)])
             x = (it.code(padded(cur)) + it.prev_code(padded(prev)) + it.offset(offset)
-                 + it.audio(padded(audio)) + it.text(self.text))
+                 + it.audio(padded(audio)) + it.text(text))
             y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts,
                                                self.interp_weights)
             y = it.out(rms(it.norm, y))  # (B, N, D)
@@ -502,6 +562,7 @@ class StreamHandle:
         self.state = engine.stepper.new_state(seed)
         self.on_frames = on_frames  # (frames, final, error): called once per round that touched the stream
         self.pending: deque[np.ndarray] = deque()
+        self.pending_phones: list[tuple[int, float, float]] = []  # added to the state at its next round
         self.pending_samples = 0
         self.finishing = False
         self.cancelled = False
@@ -520,6 +581,15 @@ class StreamHandle:
                 self.pending_samples += pcm.size
                 self.last_audio = time.monotonic()
                 self.engine.cond.notify()
+
+    def add_phones(self, phones: list[tuple[int, float, float]]) -> None:
+        """Timed phones for this stream: (``PHONES`` id, start s, end s) on the audio's clock, in order
+        of their starts and after those already added. Frames computed later read them (text tokens);
+        send them before their audio."""
+        with self.engine.cond:
+            if self.finishing or self.cancelled:
+                raise UmoError("the stream has ended: no more phones can be added")
+            self.pending_phones.extend(phones)
 
     def finish(self) -> None:
         """No more audio: the engine pads the future with silence, sends the last frames (final=True)."""
@@ -730,7 +800,7 @@ class Engine:
         if job.batch:
             t0 = time.perf_counter()
             try:
-                waves = [[(job.batch[s].state.key, a, k) for s, a, k in rows] for rows in job.plan.waves()]
+                waves = [[(job.batch[s].state.key, a, t, k) for s, a, t, k in rows] for rows in job.plan.waves()]
                 codes = self.stepper.keys.run(waves)
             except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
                 codes = e
@@ -755,6 +825,12 @@ class Engine:
                 return None
             pcms = [h._take(self.max_round_samples) for h in batch]
             flush = [h.finishing and not h.pending for h in batch]
+            for h in batch:
+                if h.pending_phones:
+                    if h.state.phones is None:
+                        h.state.phones = PhoneTrack()
+                    h.state.phones.add(h.pending_phones)
+                    h.pending_phones = []
             for h, fl in zip(batch, flush):
                 if fl:
                     self.handles.remove(h)

@@ -4,7 +4,7 @@ docs/protocol.md is the user-facing description; this module is its one implemen
 here does I/O, so every rule is testable without a socket.
 
 client -> server   {"type": "start", "sample_rate": 16000, ...}   then binary PCM chunks (and any
-                   {"type": "text", "text": ...}), then {"type": "end"}
+                   {"type": "phones", ...} or {"type": "text", ...}), then {"type": "end"}
 server -> client   {"type": "ready", ...}, {"type": "frames", ...} (or binary frames), {"type": "done", ...},
                    {"type": "warning", ...}, {"type": "error", "message": ...} (then the server closes)
 """
@@ -22,6 +22,7 @@ import orjson
 from umo.constants import ARKIT_NAMES, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
 from umo.errors import UmoError
 from umo.inference import Frames
+from umo.speech.units import ARPABET, PHONES
 
 PROTOCOL_VERSION = 1
 OUTPUTS: tuple[str, ...] = ("face", "head", "eyes", "body")
@@ -32,6 +33,7 @@ START_FIELDS = {"type", "sample_rate", "encoding", "fps", "outputs", "format", "
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 CLIP_FRACTION = 0.01  # a chunk with more clipped samples than this draws one warning per session
 FLOAT_PEAK_LIMIT = 1.5  # pcm_f32le beyond this is not normalised audio (int16 values sent as float?)
+MAX_PHONES_PER_MESSAGE = 10_000
 DECIMALS = 6  # JSON numbers: 1e-6 rad / weight resolution, far below what the model can tell apart
 
 # binary frames: magic, version, output flags, reserved, start frame, frame count, fps
@@ -50,11 +52,13 @@ class Limits:
     max_backlog_s: float = 10.0  # received but not yet animated audio before the server stops reading
     max_queued_messages: int = 256  # frames messages a client may leave unread before it is dropped
     max_text_chars: int = 1 << 20  # transcript text a session may stream ("text" messages and start's "text")
+    max_phones: int = 200_000  # timed phones a session may send (about 5 hours of speech)
 
     def to_dict(self) -> dict:
         return {"max_message_bytes": self.max_message_bytes, "max_stream_s": self.max_stream_s,
                 "idle_timeout_s": self.idle_timeout_s, "max_backlog_s": self.max_backlog_s,
-                "max_queued_messages": self.max_queued_messages, "max_text_chars": self.max_text_chars}
+                "max_queued_messages": self.max_queued_messages, "max_text_chars": self.max_text_chars,
+                "max_phones": self.max_phones}
 
 
 @dataclass
@@ -78,7 +82,7 @@ def parse_json(text: str) -> dict:
     except json.JSONDecodeError as e:
         raise UmoError(f"text messages must be JSON objects ({e.msg} at character {e.pos})") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        raise UmoError('a text message must be a JSON object with a "type" ("start", "text" or "end")')
+        raise UmoError('a text message must be a JSON object with a "type" ("start", "phones", "text" or "end")')
     return msg
 
 
@@ -91,6 +95,37 @@ def parse_text(msg: dict) -> str:
     if not isinstance(text, str):
         raise UmoError(f'a text message needs "text": a string (the next words of the transcript), got {text!r}')
     return text
+
+
+def parse_phones(msg: dict, max_s: float) -> list[tuple[int, float, float]]:
+    """Timed phones for the live model: {"type": "phones", "phones": [["DH", 1.42, 1.46], ...]} ->
+    [(PHONES id, start s, end s)], seconds on the audio's clock (0 = the stream's first sample).
+    Symbols are ARPAbet or SIL, any case, an ARPAbet stress digit allowed (AH0); starts in order."""
+    unknown = sorted(set(msg) - {"type", "phones"})
+    if unknown:
+        raise UmoError(f'unknown field(s) in a phones message: {unknown}; it is {{"type": "phones", "phones": [["DH", 1.42, 1.46], ...]}}')
+    items = msg.get("phones")
+    if not isinstance(items, list) or not items:
+        raise UmoError('a phones message needs "phones": a non-empty list of [symbol, start s, end s]')
+    if len(items) > MAX_PHONES_PER_MESSAGE:
+        raise UmoError(f"{len(items)} phones in one message: send at most {MAX_PHONES_PER_MESSAGE} at a time")
+    out, last = [], -1.0
+    for n, item in enumerate(items):
+        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in item[1:])):
+            raise UmoError(f"phone {n}: expected [symbol, start s, end s], got {item!r}")
+        sym, start, end = item[0].upper(), float(item[1]), float(item[2])
+        if sym[-1:] in ("0", "1", "2") and sym[:-1] in ARPABET:
+            sym = sym[:-1]
+        if sym not in PHONES:
+            raise UmoError(f"phone {n}: {item[0]!r} is not an ARPAbet phone or SIL (known: {' '.join(PHONES)})")
+        if not 0.0 <= start <= end <= max_s:
+            raise UmoError(f"phone {n} ({item[0]}): needs 0 <= start <= end <= {max_s:g} s, got {start:g} to {end:g}")
+        if start < last:
+            raise UmoError(f"phone {n} ({item[0]}) starts at {start:g} s, before the one before it: send phones in time order")
+        last = start
+        out.append((PHONES.index(sym), start, end))
+    return out
 
 
 def parse_start(msg: dict) -> StartRequest:
@@ -163,7 +198,8 @@ def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: L
         "type": "ready", "version": PROTOCOL_VERSION, "session": session, "fps": MODEL_FPS,
         "sample_rate": req.sample_rate, "model_sample_rate": SAMPLE_RATE, "encoding": req.encoding,
         "format": req.format, "outputs": list(req.outputs), "lookahead_s": round(lookahead_s, 4),
-        "text_used": False,  # the live model runs without a transcript (see docs/protocol.md)
+        "text_used": False,  # plain text is counted, not read: the live model takes timed phones
+        "phones_used": True, "phone_set": list(PHONES),
         "blendshapes": list(ARKIT_NAMES), "head": list(HEAD_NAMES), "eyes": list(EYE_NAMES),
         "joints": list(sk.names), "parents": [int(p) for p in sk.parents],
         "offsets": [round(float(v), 4) for v in np.asarray(sk.offsets).reshape(-1)],

@@ -89,6 +89,8 @@ class Session:
         self.warned_clip = False
         self.frames_sent = 0
         self.text_chars = 0  # transcript received (start's "text" and "text" messages)
+        self.phones = 0  # timed phones received
+        self.last_phone_start = 0.0
         self.sender_task: asyncio.Task | None = None
 
     # ---- called in the engine's worker thread
@@ -128,7 +130,7 @@ class Session:
             if item is None:
                 await self.ws.send(P.message("done", frames=self.frames_sent,
                                              duration_s=round(self.samples_in / self.req.sample_rate, 6),
-                                             text_chars=self.text_chars))
+                                             text_chars=self.text_chars, phones=self.phones))
                 return
             if isinstance(item, tuple):
                 await self.ws.send(P.message(item[0], message=item[1]))
@@ -168,6 +170,17 @@ class Session:
         limit = self.server.limits.max_text_chars
         if self.text_chars > limit:
             raise UmoError(f"more than {limit} characters of text in one session: send the transcript, not a document")
+
+    def add_phones(self, phones: list[tuple[int, float, float]]) -> None:
+        """Timed phones for the live model (text tokens of the frames computed after they arrive)."""
+        if phones[0][1] < self.last_phone_start:
+            raise UmoError(f"phones must come in time order: one starts at {phones[0][1]:g} s, after one at "
+                           f"{self.last_phone_start:g} s was sent")
+        self.phones += len(phones)
+        if self.phones > self.server.limits.max_phones:
+            raise UmoError(f"more than {self.server.limits.max_phones} phones in one session")
+        self.last_phone_start = phones[-1][1]
+        self.handle.add_phones(phones)
 
     def end(self) -> None:
         if self.samples_in == 0:
@@ -327,12 +340,16 @@ class UmoServer:
             if m["type"] == "end":
                 s.end()
                 break
+            if m["type"] == "phones":  # timed phones (e.g. from the TTS that made the audio): the model reads them
+                s.add_phones(P.parse_phones(m, self.limits.max_stream_s))
+                continue
             if m["type"] == "text":  # the transcript as it comes (e.g. a chat model's reply): counted, bounded
                 s.add_text(P.parse_text(m))
                 continue
             if m["type"] == "start":
                 raise UmoError('"start" was already received: one stream per connection (send "end" first)')
-            raise UmoError(f'unknown message type {m["type"]!r}: expected binary audio, {{"type": "text"}} or {{"type": "end"}}')
+            raise UmoError(f'unknown message type {m["type"]!r}: expected binary audio, {{"type": "phones"}}, '
+                           '{"type": "text"} or {"type": "end"}')
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self):

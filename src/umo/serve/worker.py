@@ -125,6 +125,13 @@ def _dispatch(msgs: list[tuple], engine, handles: dict, callback) -> bool:
                     pass  # a stream that ended in an error: its session is closing
         elif kind == "open":
             handles[msg[1]] = engine.open(callback(msg[1]), seed=msg[2])
+        elif kind == "phones":
+            h = handles.get(msg[1])
+            if h is not None and not h.cancelled:
+                try:
+                    h.add_phones(msg[2])
+                except UmoError:
+                    pass  # a stream that ended in an error: its session is closing
         elif kind == "finish":
             if msg[1] in handles:
                 handles[msg[1]].finish()
@@ -161,6 +168,12 @@ class ProcessStreamHandle:
         if pcm.size:
             self.submitted += pcm.size
             self.engine._send(("audio", self.sid, pcm))
+
+    def add_phones(self, phones: list[tuple[int, float, float]]) -> None:
+        """Timed phones (see ``StreamHandle.add_phones``), in order with the audio around them."""
+        if self.finishing or self.cancelled:
+            raise UmoError("the stream has ended: no more phones can be added")
+        self.engine._send(("phones", self.sid, phones))
 
     def finish(self) -> None:
         if not self.finishing and not self.cancelled:
