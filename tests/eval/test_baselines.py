@@ -33,6 +33,22 @@ def test_model_preset_plugs_in(fixtures):
         get_animator("model:/nonexistent.safetensors")
 
 
+def test_model_with_phones_reads_the_transcript(fixtures):
+    """model+phones: the same model reading the transcript's phone timing as its text tokens (it
+    needs a transcript); plain model: audio alone, the transcript ignored."""
+    pytest.importorskip("umo.models")
+    from umo.formats.audio import load_audio
+    from umo.pipeline import load_timing
+
+    audio = load_audio(fixtures / "arctic_a0009.wav")[:32000]
+    timing = load_timing(audio, transcript=fixtures / "arctic_a0009_phone.lab")
+    plain, phones = get_animator("model"), get_animator("model+phones@60")
+    assert not plain.needs_transcript and phones.needs_transcript and phones.fps == 60
+    assert np.array_equal(plain.animate(audio, timing).face, plain.animate(audio, None).face)
+    with_phones = get_animator("model+phones").animate(audio, timing).face
+    assert np.abs(with_phones - plain.animate(audio, None).face).max() > 0.05
+
+
 def test_loudness_and_rules_animate(fixtures):
     from umo.formats.audio import load_audio
     from umo.pipeline import load_timing

@@ -56,6 +56,9 @@ class AnimatorSpec:
         return f"{1000 * total:.0f} ms (lookahead {1000 * (self.lookahead_s or 0):.0f} + chunk {1000 * (self.chunk_s or 0):.0f})"
 
 
+PHONES_SUFFIX = "+phones"  # model+phones: the learned model reading the transcript's phone timing too
+
+
 def split_fps(spec: str) -> tuple[str, int | None]:
     if "@" in spec:
         base, fps = spec.rsplit("@", 1)
@@ -85,8 +88,10 @@ FEATURE_HOP_S = 0.01  # the model's audio features advance by 10 ms: a frame may
 
 def load_model_spec(spec: str):
     """``model``, ``model:PATH`` or ``model:PRESET`` (optionally @FPS) -> (model, weights file or None
-    for an untrained preset, label); None for animators that are not the learned model."""
+    for an untrained preset, label); None for animators that are not the learned model. A
+    ``+phones`` suffix (the model reading phone timing too) loads the same model."""
     base, _ = split_fps(spec)
+    base = base.removesuffix(PHONES_SUFFIX)
     if base == "model":  # the bundled learned model
         from umo.inference import DEFAULT_WEIGHTS
 
@@ -111,8 +116,9 @@ def load_model_spec(spec: str):
     return model, path, f"learned model {path.name}"
 
 
-def _model(name: str, fps: int | None) -> AnimatorSpec:
-    """model, model:PATH (a checkpoint or inference .safetensors) or model:PRESET (untrained: speed only)."""
+def _model(name: str, fps: int | None, phones: bool = False) -> AnimatorSpec:
+    """model, model:PATH (a checkpoint or inference .safetensors) or model:PRESET (untrained: speed only).
+    phones: the transcript's phone timing as the model's text tokens (needs a transcript); else audio only."""
     model, _, label = load_model_spec(name)
     cfg = model.cfg
     rate = fps or MODEL_FPS
@@ -120,10 +126,10 @@ def _model(name: str, fps: int | None) -> AnimatorSpec:
     def animate(audio: np.ndarray, timing: Timing | None) -> Animation:
         from umo.inference import model_animation
 
-        return model_animation(model, audio, None, rate)
+        return model_animation(model, audio, timing if phones else None, rate)
 
     return AnimatorSpec(
-        name, f"{label}, {rate} fps", rate, False, animate, stream=lambda: model.stream(),
+        name, f"{label}{' + phones' if phones else ''}, {rate} fps", rate, phones, animate, stream=lambda: model.stream(),
         lookahead_s=cfg.lookahead_frames / MODEL_FPS + FEATURE_HOP_S, chunk_s=STREAM_CHUNK_S,
         threads_via_torch=True,
     )
@@ -132,17 +138,17 @@ def _model(name: str, fps: int | None) -> AnimatorSpec:
 def get_animator(spec: str) -> AnimatorSpec:
     """An animator configuration by name: rules, loudness, model:PATH, each with an optional @FPS."""
     base, fps = split_fps(spec)
-    if base == "model" or base.startswith("model:"):
-        return _model(spec, fps)
+    if base.removesuffix(PHONES_SUFFIX) == "model" or base.startswith("model:"):
+        return _model(spec, fps, phones=base.endswith(PHONES_SUFFIX))
     if base == "rules":
         return _rules(spec, fps or 30, transcript=True)
     if base == "loudness":
         return _rules(spec, fps or 30, transcript=False)
     raise UmoError(f"unknown animator {spec!r}: use rules, loudness, model (the bundled one), model:PATH or "
-                   "model:PRESET (optionally @FPS, e.g. rules@60)")
+                   "model:PRESET (+phones: reading the transcript's phone timing too; optionally @FPS, e.g. rules@60)")
 
 
-ANIMATOR_NAMES = ("rules", "loudness", "model", "model:PATH", "model:PRESET")
+ANIMATOR_NAMES = ("rules", "loudness", "model", "model+phones", "model:PATH", "model:PRESET")
 
 
 # --- baselines from the ground truth -----------------------------------------------------------------
