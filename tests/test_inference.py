@@ -70,6 +70,31 @@ def test_streaming_equals_offline(model, jfk, chunking):
     np.testing.assert_allclose(body, offline.body, atol=1e-4)
 
 
+def test_live_phones_equal_offline_with_the_transcript(model):
+    """ModelStream.add_phones (Phone objects or (symbol, start, end), stress digits allowed): the
+    frames of the model reading the same timing offline; bad phones are clear errors."""
+    from conftest import FIXTURES
+
+    from umo.errors import UmoError
+    from umo.formats.lab import read_lab
+
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")
+    timing = read_lab(FIXTURES / "arctic_a0009_phone.lab")
+    offline = model.animate(audio, timing)
+    live = model.stream()
+    phones = list(timing.phones)
+    live.add_phones(phones[:5])
+    live.add_phones([(p.symbol.lower() + ("0" if p.symbol == "AH" else ""), p.start, p.end) for p in phones[5:]])
+    parts = [live.push(audio[i:i + 320]) for i in range(0, len(audio), 320)] + [live.flush()]
+    face = np.concatenate([p.face for p in parts])
+    np.testing.assert_allclose(face, offline.face, atol=1e-4)
+    assert np.abs(face - model.animate(audio).face).max() > 0.01
+    for bad, match in (([("QQ", 0.1, 0.2)], "not an ARPAbet"), ([("AA", 0.3, 0.2)], "start <= end"),
+                       ([("AA", 0.3, 0.4), ("B", 0.1, 0.2)], "time order")):
+        with pytest.raises(UmoError, match=match):
+            model.stream().add_phones(bad)
+
+
 def test_python_api_picks_the_model_for_audio_alone(jfk):
     anim = Animator().animate((jfk * 32767).astype(np.int16), 16000)
     assert anim.body is not None and anim.num_frames > 300

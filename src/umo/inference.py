@@ -89,6 +89,7 @@ class ModelStream:
     def __init__(self, session) -> None:
         self._session = session
         self._next = 0  # index of the next frame to hand out
+        self._last_phone_start = 0.0
 
     def push(self, pcm: np.ndarray) -> Frames:
         """pcm: (n,) float32 mono at 16 kHz, any length (0 included)."""
@@ -97,15 +98,42 @@ class ModelStream:
             raise UmoError("audio chunk holds NaN or infinite samples")
         return self._emit(self._session.push(pcm))
 
+    def add_phones(self, phones) -> None:
+        """Timed phones of the speech, e.g. from the TTS that makes it: ``Phone`` objects or
+        (symbol, start s, end s) on the audio's clock (ARPAbet or SIL, a stress digit allowed),
+        starts in order and not before those already added. The model reads them as its text
+        tokens, as offline with a transcript's timing; add them before their audio (frames already
+        returned are not recomputed)."""
+        from umo.speech.units import PHONES, phone_id
+
+        out, last = [], self._last_phone_start
+        for p in phones:
+            sym, start, end = (p.symbol, p.start, p.end) if hasattr(p, "symbol") else p
+            pid = phone_id(str(sym))
+            if pid is None:
+                raise UmoError(f"{sym!r} is not an ARPAbet phone or SIL (known: {' '.join(PHONES)})")
+            start, end = float(start), float(end)
+            if not (np.isfinite(start) and np.isfinite(end) and 0.0 <= start <= end):
+                raise UmoError(f"phone {sym}: needs 0 <= start <= end, got {start:g} to {end:g}")
+            if start < last:
+                raise UmoError(f"phone {sym} starts at {start:g} s, before one at {last:g} s: add phones in time order")
+            last = start
+            out.append((pid, start, end))
+        if out:
+            self._session.add_phones(out)
+            self._last_phone_start = last
+
     def flush(self) -> Frames:
         """The remaining frames (the future padded with silence); the session then starts afresh."""
         out = self._emit(self._session.flush())
         self._next = 0
+        self._last_phone_start = 0.0
         return out
 
     def reset(self) -> None:
         self._session.reset()
         self._next = 0
+        self._last_phone_start = 0.0
 
     def _emit(self, regions: dict[str, np.ndarray]) -> Frames:
         frames = frames_from_regions({k: np.asarray(v) for k, v in regions.items()}, self._next)

@@ -110,3 +110,35 @@ def test_state_bounded_over_two_minutes(speech):
     layers, d = model.cfg.n_layers, model.cfg.d_model
     assert sizes[119][0] == layers * 2 * (w - 1) * 5 * d
     assert session.n_frames >= 119 * 30
+
+
+@pytest.mark.parametrize("chunking", ["160", "random"])
+def test_stream_with_timed_phones_equals_generate_with_them(speech, chunking):
+    """Phones added a little ahead of their audio, in pieces: the frames of generate(audio, phones)."""
+    from umo.data.synth import rasterize_phones
+    from umo.formats.lab import read_lab
+    from umo.models.features import num_motion_frames
+    from umo.speech.units import PHONES
+
+    model = tiny()
+    timing = read_lab(FIXTURES / "arctic_a0009_phone.lab")
+    ref = model.generate(torch.from_numpy(speech), torch.as_tensor(
+        rasterize_phones(timing, num_motion_frames(speech.size))), seed=3)
+    todo = [(PHONES.index(p.symbol), p.start, p.end) for p in timing.phones]
+    session = model.stream(seed=3)
+    parts, pos, i = [], 0, 0
+    sizes = CHUNKINGS[chunking]
+    while pos < speech.size:
+        n = sizes[i % len(sizes)]
+        send = [p for p in todo if p[1] < (pos + n) / 16000 + 0.1]
+        todo = todo[len(send):]
+        if send:
+            session.add_phones(send)
+        parts.append(session.push(speech[pos:pos + n]))
+        pos, i = pos + n, i + 1
+    parts.append(session.flush())
+    assert session.phones is None  # flush resets, phones included
+    for r in REGION_DIMS:
+        np.testing.assert_allclose(np.concatenate([p[r] for p in parts]), ref[r].numpy(), atol=1e-4, rtol=0)
+    plain = model.generate(torch.from_numpy(speech), seed=3)["face"].numpy()
+    assert np.abs(np.concatenate([p["face"] for p in parts]) - plain).max() > 1e-2  # the phones were read

@@ -17,11 +17,58 @@ sliding-window KV cache, and the code vectors of the last keyframe.
 
 from __future__ import annotations
 
+import bisect
+
 import numpy as np
 import torch
+from torch import Tensor
 
 from umo.constants import REGION_DIMS
+from umo.constants import MODEL_FPS
 from umo.models.features import feature_index, num_motion_frames, samples_needed
+
+
+class PhoneTrack:
+    """A stream's timed phones as they arrive (``PHONES`` ids, seconds on the audio's clock), looked up
+    per frame exactly as ``umo.data.synth.rasterize_phones`` does offline: the last phone that starts
+    at or before the frame's time, if it still sounds then, else silence. Phones must arrive in
+    order of their starts; those no later frame can read are forgotten, so it stays bounded."""
+
+    def __init__(self) -> None:
+        self.starts: list[float] = []
+        self.ends: list[float] = []
+        self.ids: list[int] = []
+
+    def add(self, phones: list[tuple[int, float, float]]) -> None:
+        """phones: (id, start s, end s), starts not before the last one added (the server checks)."""
+        for pid, start, end in phones:
+            self.starts.append(float(start))
+            self.ends.append(float(end))
+            self.ids.append(int(pid))
+
+    def at(self, t: float) -> int:
+        k = bisect.bisect_right(self.starts, t) - 1
+        return self.ids[k] if k >= 0 and t < self.ends[k] else 0  # 0: SIL
+
+    def forget_before(self, t: float) -> None:
+        """No lookup will come before time t: drop the phones before the last one starting at or
+        before t (they can never again be the last to start before a lookup)."""
+        k = bisect.bisect_right(self.starts, t) - 1
+        if k > 0:
+            del self.starts[:k], self.ends[:k], self.ids[:k]
+
+
+def phone_features(model, track: PhoneTrack, frames: list[int], limit: int | None) -> Tensor:
+    """``UmoModel.text_frames`` for these frames of a stream with timed phones -> (n, 2 text_dim): the
+    phone at frame i and at i + L (L the lookahead; "unknown" past the stream's last frame, ``limit``,
+    as ``text_frames`` pads the whole clip's end)."""
+    from umo.models.model import UNKNOWN_PHONE
+
+    la = model.cfg.lookahead_frames
+    ids = torch.tensor([track.at(i / MODEL_FPS) for i in frames])
+    ahead = torch.tensor([track.at((i + la) / MODEL_FPS) if limit is None or i + la < limit else UNKNOWN_PHONE
+                          for i in frames])
+    return torch.cat([model.phone_emb(ids), model.phone_emb(ahead)], dim=-1)
 
 
 class StreamingSession:
@@ -47,7 +94,8 @@ class StreamingSession:
         self.zq_prev_vec = torch.zeros(len(REGION_DIMS) * len(m.cfg.fsq_levels), device=dev)
         self.zq_cur_vec = self.zq_prev_vec
         with torch.no_grad():
-            self.text = m.text_frames(None, 1, 1, dev)[0, 0]  # no transcript live: "unknown" phones
+            self.text = m.text_frames(None, 1, 1, dev)[0, 0]  # no phones: "unknown" ones
+        self.phones: PhoneTrack | None = None  # timed phones added with add_phones
 
     def kv_cache_elements(self) -> int:
         return self.cache.num_elements()
@@ -58,6 +106,14 @@ class StreamingSession:
         pcm = torch.as_tensor(np.asarray(pcm, dtype=np.float32).reshape(-1), device=self.device)
         self.n_samples += pcm.shape[0]
         return self._advance(pcm, limit=None)
+
+    def add_phones(self, phones: list[tuple[int, float, float]]) -> None:
+        """Timed phones of the speech: (``PHONES`` id, start s, end s) on the audio's clock, starts in
+        order and not before those already added. Frames computed after read them as the model's text
+        tokens (as ``generate(audio, phones)`` does): add them before their audio."""
+        if self.phones is None:
+            self.phones = PhoneTrack()
+        self.phones.add(phones)
 
     @torch.no_grad()
     def flush(self) -> dict[str, np.ndarray]:
@@ -83,27 +139,31 @@ class StreamingSession:
         n_feat = self.enc_start + self.enc_frames.shape[0]  # feature frames computed so far
 
         first = self.n_frames
-        audio, cur, prev = [], [], []
+        audio, cur, prev, text = [], [], [], []
         while (limit is None or self.n_frames < limit) and feature_index(self.n_frames + la) < n_feat:
             i = self.n_frames
             a_i = self.enc_frames[feature_index(i + la) - self.enc_start]
+            t_i = self.text if self.phones is None else phone_features(m, self.phones, [i], limit)[0]
             if i % k_stride == 0:  # a keyframe: its audio is here, sample its codes
-                self.zq_cur = m.keyframe_step(a_i, self.text, self.zq_cur, self.cache, self.seed, i // k_stride)
+                self.zq_cur = m.keyframe_step(a_i, t_i, self.zq_cur, self.cache, self.seed, i // k_stride)
                 self.zq_prev_vec = self.zq_cur_vec
                 self.zq_cur_vec = torch.cat([self.zq_cur[r] for r in REGION_DIMS])
             audio.append(a_i)
+            text.append(t_i)
             cur.append(self.zq_cur_vec)
             prev.append(self.zq_prev_vec)
             self.n_frames += 1
         keep_from = min(feature_index(self.n_frames + la), n_feat)  # the next frame's encoder frame: drop older
         self.enc_frames = self.enc_frames[max(0, keep_from - self.enc_start):]
         self.enc_start = max(self.enc_start, keep_from)
+        if self.phones is not None:
+            self.phones.forget_before(self.n_frames / MODEL_FPS)
         n = self.n_frames - first
         if n == 0:
             return self._empty()
         offset = torch.arange(first, self.n_frames, device=self.device) % k_stride
         y, self.interp_state = m.interp.step(
             torch.stack(cur)[None], torch.stack(prev)[None], offset, torch.stack(audio)[None],
-            self.text.expand(1, n, -1), self.interp_state)
+            self.text.expand(1, n, -1) if self.phones is None else torch.stack(text)[None], self.interp_state)
         y = m.split_regions(y[0])
         return {r: m.denormalise(r, y[r]).cpu().numpy().astype(np.float32) for r in REGION_DIMS}

@@ -32,7 +32,6 @@ L cached keys, c head width, d model width.
 
 from __future__ import annotations
 
-import bisect
 import threading
 import time
 from collections import deque
@@ -55,7 +54,7 @@ from umo.models.features import (
     samples_needed,
 )
 from umo.models.keyframes import sample_codes
-from umo.models.model import UNKNOWN_PHONE
+from umo.models.streaming import PhoneTrack, phone_features
 from umo.models.layers import CausalConvStack
 
 REGIONS = tuple(REGION_DIMS)
@@ -81,36 +80,6 @@ class KeyState:
     slot: int | None = None  # its rows in the KVPool (taken at its first keyframe)
     steps: int = 0  # keyframe steps taken (the KV ring holds the last min(steps, W))
     pos: int = 0  # next token index (RoPE position)
-
-
-class PhoneTrack:
-    """A stream's timed phones as they arrive (``PHONES`` ids, seconds on the audio's clock), looked up
-    per frame exactly as ``umo.data.synth.rasterize_phones`` does offline: the last phone that starts
-    at or before the frame's time, if it still sounds then, else silence. Phones must arrive in
-    order of their starts; those no later frame can read are forgotten, so it stays bounded."""
-
-    def __init__(self) -> None:
-        self.starts: list[float] = []
-        self.ends: list[float] = []
-        self.ids: list[int] = []
-
-    def add(self, phones: list[tuple[int, float, float]]) -> None:
-        """phones: (id, start s, end s), starts not before the last one added (the server checks)."""
-        for pid, start, end in phones:
-            self.starts.append(float(start))
-            self.ends.append(float(end))
-            self.ids.append(int(pid))
-
-    def at(self, t: float) -> int:
-        k = bisect.bisect_right(self.starts, t) - 1
-        return self.ids[k] if k >= 0 and t < self.ends[k] else 0  # 0: SIL
-
-    def forget_before(self, t: float) -> None:
-        """No lookup will come before time t: drop the phones before the last one starting at or
-        before t (they can never again be the last to start before a lookup)."""
-        k = bisect.bisect_right(self.starts, t) - 1
-        if k > 0:
-            del self.starts[:k], self.ends[:k], self.ids[:k]
 
 
 @dataclass
@@ -423,7 +392,7 @@ class BatchedStepper:
         key_pos = [[j for j, i in enumerate(lst) if i % self.stride == 0] for lst in frames]
         text = None
         if any(st.phones is not None for st in states):  # per frame: its phone and the one L frames on
-            text = [None if st.phones is None or not lst else self.phone_features(st.phones, lst, limit)
+            text = [None if st.phones is None or not lst else phone_features(m, st.phones, lst, limit)
                     for st, lst, limit in zip(states, frames, limits)]
 
         # --- drop encoder frames no future frame reads
@@ -437,15 +406,6 @@ class BatchedStepper:
             if st.phones is not None:
                 st.phones.forget_before(st.n_frames / MODEL_FPS)
         return RoundPlan(frames, audio, key_pos, self.stride, text)
-
-    def phone_features(self, track: PhoneTrack, frames: list[int], limit: int | None) -> Tensor:
-        """``UmoModel.text_frames`` for these frames of a stream with timed phones -> (n, 2 text_dim):
-        the phone at frame i and at i + L ("unknown" past the stream's last frame, ``limit``)."""
-        m = self.model
-        ids = torch.tensor([track.at(i / MODEL_FPS) for i in frames])
-        ahead = torch.tensor([track.at((i + self.la) / MODEL_FPS) if limit is None or i + self.la < limit
-                              else UNKNOWN_PHONE for i in frames])
-        return torch.cat([m.phone_emb(ids), m.phone_emb(ahead)], dim=-1)
 
     @torch.no_grad()
     def finish(self, states: list[StreamState], plan: RoundPlan, wave_codes: list[Tensor]

@@ -22,7 +22,7 @@ import orjson
 from umo.constants import ARKIT_NAMES, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
 from umo.errors import UmoError
 from umo.inference import Frames
-from umo.speech.units import ARPABET, PHONES
+from umo.speech.units import PHONES, phone_id
 
 PROTOCOL_VERSION = 1
 OUTPUTS: tuple[str, ...] = ("face", "head", "eyes", "body")
@@ -114,17 +114,15 @@ def parse_phones(msg: dict, max_s: float) -> list[tuple[int, float, float]]:
         if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
                 and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in item[1:])):
             raise UmoError(f"phone {n}: expected [symbol, start s, end s], got {item!r}")
-        sym, start, end = item[0].upper(), float(item[1]), float(item[2])
-        if sym[-1:] in ("0", "1", "2") and sym[:-1] in ARPABET:
-            sym = sym[:-1]
-        if sym not in PHONES:
+        pid, start, end = phone_id(item[0]), float(item[1]), float(item[2])
+        if pid is None:
             raise UmoError(f"phone {n}: {item[0]!r} is not an ARPAbet phone or SIL (known: {' '.join(PHONES)})")
         if not 0.0 <= start <= end <= max_s:
             raise UmoError(f"phone {n} ({item[0]}): needs 0 <= start <= end <= {max_s:g} s, got {start:g} to {end:g}")
         if start < last:
             raise UmoError(f"phone {n} ({item[0]}) starts at {start:g} s, before the one before it: send phones in time order")
         last = start
-        out.append((PHONES.index(sym), start, end))
+        out.append((pid, start, end))
     return out
 
 

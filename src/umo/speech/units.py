@@ -16,6 +16,15 @@ ARPABET: tuple[str, ...] = (
 )
 SILENCE = "SIL"
 PHONES: tuple[str, ...] = (SILENCE,) + ARPABET  # 40 symbols; index 0 is silence
+def phone_id(symbol: str) -> int | None:
+    """A phone symbol as clients write it (any case, an ARPAbet stress digit allowed: ``ah0``) ->
+    its index in ``PHONES``, or None when it is not ARPAbet or SIL."""
+    sym = symbol.upper()
+    if sym[-1:] in ("0", "1", "2") and sym[:-1] in ARPABET:
+        sym = sym[:-1]
+    return PHONES.index(sym) if sym in PHONES else None
+
+
 VOWELS: frozenset[str] = frozenset(
     ("AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW")
 )
