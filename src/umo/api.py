@@ -45,7 +45,8 @@ class Animator:
         return run_animator(which, mono, timing, self.config, self.weights)
 
     def stream(self):
-        """A live session of the learned model: ``push(pcm float32 16 kHz) -> Frames``, ``flush()``."""
+        """A live session of the learned model: ``push(pcm float32 16 kHz) -> Frames``, ``flush()``,
+        and ``add_phones(...)`` for speech whose phone timing is known (e.g. from its TTS)."""
         from umo.inference import ModelAnimator
 
         return ModelAnimator(self.weights, fps=self.config.fps, seed=self.config.seed).stream()
