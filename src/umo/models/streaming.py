@@ -58,17 +58,22 @@ class PhoneTrack:
             del self.starts[:k], self.ends[:k], self.ids[:k]
 
 
-def phone_features(model, track: PhoneTrack, frames: list[int], limit: int | None) -> Tensor:
-    """``UmoModel.text_frames`` for these frames of a stream with timed phones -> (n, 2 text_dim): the
-    phone at frame i and at i + L (L the lookahead; "unknown" past the stream's last frame, ``limit``,
-    as ``text_frames`` pads the whole clip's end)."""
+def phone_ids(track: PhoneTrack | None, frames: list[int], la: int, limit: int | None) -> tuple[list[int], list[int]]:
+    """The ``PHONES`` ids ``UmoModel.text_frames`` reads for these frames of a stream: the phone at
+    frame i and at i + la ("unknown" past the stream's last frame, ``limit``, as ``text_frames`` pads
+    a whole clip's end; "unknown" throughout for a stream without phones, track None)."""
     from umo.models.model import UNKNOWN_PHONE
 
-    la = model.cfg.lookahead_frames
-    ids = torch.tensor([track.at(i / MODEL_FPS) for i in frames])
-    ahead = torch.tensor([track.at((i + la) / MODEL_FPS) if limit is None or i + la < limit else UNKNOWN_PHONE
-                          for i in frames])
-    return torch.cat([model.phone_emb(ids), model.phone_emb(ahead)], dim=-1)
+    if track is None:
+        return [UNKNOWN_PHONE] * len(frames), [UNKNOWN_PHONE] * len(frames)
+    ids = [track.at(i / MODEL_FPS) for i in frames]
+    ahead = [track.at((i + la) / MODEL_FPS) if limit is None or i + la < limit else UNKNOWN_PHONE for i in frames]
+    return ids, ahead
+
+
+def phone_features(model, ids: list[int], ahead: list[int]) -> Tensor:
+    """``phone_ids``' two lists -> the text features (n, 2 text_dim), as ``UmoModel.text_frames``."""
+    return torch.cat([model.phone_emb(torch.tensor(ids)), model.phone_emb(torch.tensor(ahead))], dim=-1)
 
 
 class StreamingSession:
@@ -143,7 +148,7 @@ class StreamingSession:
         while (limit is None or self.n_frames < limit) and feature_index(self.n_frames + la) < n_feat:
             i = self.n_frames
             a_i = self.enc_frames[feature_index(i + la) - self.enc_start]
-            t_i = self.text if self.phones is None else phone_features(m, self.phones, [i], limit)[0]
+            t_i = self.text if self.phones is None else phone_features(m, *phone_ids(self.phones, [i], la, limit))[0]
             if i % k_stride == 0:  # a keyframe: its audio is here, sample its codes
                 self.zq_cur = m.keyframe_step(a_i, t_i, self.zq_cur, self.cache, self.seed, i // k_stride)
                 self.zq_prev_vec = self.zq_cur_vec

@@ -54,7 +54,7 @@ from umo.models.features import (
     samples_needed,
 )
 from umo.models.keyframes import sample_codes
-from umo.models.streaming import PhoneTrack, phone_features
+from umo.models.streaming import PhoneTrack, phone_features, phone_ids
 from umo.models.layers import CausalConvStack
 
 REGIONS = tuple(REGION_DIMS)
@@ -112,15 +112,16 @@ class RoundPlan:
     audio: list[list[Tensor]]
     key_pos: list[list[int]]
     stride: int
-    text: list[Tensor | None] | None = None  # per stream its frames' text features (n, 2 text_dim), None: unknown
+    text: Tensor | None = None  # (sum n, 2 text_dim) every frame's text features, streams in order; None: all unknown
 
     def waves(self) -> list[list[tuple[int, Tensor, Tensor | None, int]]]:
         """Wave w: the w-th due keyframe of every stream that has one, as (stream index, audio (a,),
         text features (2 text_dim,) or None for "unknown", keyframe index k). A stream's keyframes
         depend on each other in order; streams do not."""
         n = max((len(k) for k in self.key_pos), default=0)
-        text = self.text or [None] * len(self.frames)
-        return [[(s, self.audio[s][kp[w]], None if text[s] is None else text[s][kp[w]], self.frames[s][kp[w]] // self.stride)
+        first = np.cumsum([0] + [len(f) for f in self.frames])  # each stream's first row in text
+        return [[(s, self.audio[s][kp[w]], None if self.text is None else self.text[first[s] + kp[w]],
+                  self.frames[s][kp[w]] // self.stride)
                  for s, kp in enumerate(self.key_pos) if w < len(kp)] for w in range(n)]
 
 
@@ -392,8 +393,12 @@ class BatchedStepper:
         key_pos = [[j for j, i in enumerate(lst) if i % self.stride == 0] for lst in frames]
         text = None
         if any(st.phones is not None for st in states):  # per frame: its phone and the one L frames on
-            text = [None if st.phones is None or not lst else phone_features(m, st.phones, lst, limit)
-                    for st, lst, limit in zip(states, frames, limits)]
+            ids, ahead = [], []
+            for st, lst, limit in zip(states, frames, limits):
+                a, b_ = phone_ids(st.phones, lst, self.la, limit)
+                ids += a
+                ahead += b_
+            text = phone_features(m, ids, ahead) if ids else None  # (sum n, 2 text_dim), streams in order
 
         # --- drop encoder frames no future frame reads
         for st, lst in zip(states, frames):
@@ -450,10 +455,10 @@ class BatchedStepper:
 
             offset = torch.tensor([[i % self.stride for i in f] + [0] * (nmax - len(f)) for f in frames])  # (B, N)
             it = m.interp
-            if plan.text is None or all(t is None for t in plan.text):
+            if plan.text is None:
                 text = self.text  # every stream without phones: one "unknown" row, broadcast
-            else:
-                text = padded([list(t) if t is not None else [self.text] * len(f) for t, f in zip(plan.text, frames)])
+            else:  # (B, N, 2 text_dim), the rows in the same (stream, frame) order as `at`
+                text = plan.text.new_zeros(b * nmax, plan.text.shape[1]).index_copy_(0, at, plan.text).view(b, nmax, -1)
             x = (it.code(padded(cur)) + it.prev_code(padded(prev)) + it.offset(offset)
                  + it.audio(padded(audio)) + it.text(text))
             y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts,
