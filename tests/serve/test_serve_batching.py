@@ -27,30 +27,44 @@ def tiny():
     return UmoModel(get_config("tiny", window_steps=4)).eval()  # a short window: the KV cache wraps
 
 
-def test_batched_rounds_equal_generate_for_any_chunking(tiny):
-    clips = [load_audio(FIXTURES / n)[: int(s * SAMPLE_RATE)]
-             for n, s in (("jfk.flac", 2.5), ("arctic_a0009.wav", 1.7), ("arctic_a0007.wav", 0.9))]
-    ref = [tiny.generate(torch.from_numpy(a), seed=k) for k, a in enumerate(clips)]
-    st = BatchedStepper(tiny)
-    states = [st.new_state(k) for k in range(3)]
-    outs: list[list[dict]] = [[], [], []]
-    pos, done = [0, 0, 0], [False, False, False]
-    rng = np.random.default_rng(1)
+def _rounds(st, states, clips, rng, sizes, skip: float = 0.0, feed=None) -> list[list[dict]]:
+    """Rounds of ``st.advance`` over the clips in chunks drawn from ``sizes`` (a stream sits out a
+    round with probability ``skip``; ``feed(k, end sample)`` runs before stream k's chunk); the last
+    chunk of each flushes. -> per clip its rounds' outputs."""
+    outs: list[list[dict]] = [[] for _ in clips]
+    pos, done = [0] * len(clips), [False] * len(clips)
     while not all(done):
-        idx = [k for k in range(3) if not done[k] and rng.random() < 0.8]  # not every session in every round
+        idx = [k for k in range(len(clips)) if not done[k] and rng.random() >= skip]
         pcms, flush = [], []
         for k in idx:
-            n = int(rng.choice([0, 17, 160, 533, 1600, 5000]))
+            n = int(rng.choice(sizes))
+            if feed is not None:
+                feed(k, pos[k] + n)
             pcms.append(clips[k][pos[k]:pos[k] + n])
             pos[k] += n
             flush.append(pos[k] >= len(clips[k]))
         for k, out, fl in zip(idx, st.advance([states[k] for k in idx], pcms, flush), flush):
             outs[k].append(out)
             done[k] = fl
-    for k in range(3):
+    return outs
+
+
+def _assert_equal(outs: list[list[dict]], ref: list[dict]) -> None:
+    for k, (parts, want) in enumerate(zip(outs, ref)):
         for r in ("face", "body", "hands"):
-            got = np.concatenate([o[r] for o in outs[k]])
-            np.testing.assert_allclose(got, ref[k][r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
+            got = np.concatenate([o[r] for o in parts])
+            np.testing.assert_allclose(got, want[r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
+
+
+def test_batched_rounds_equal_generate_for_any_chunking(tiny):
+    clips = [load_audio(FIXTURES / n)[: int(s * SAMPLE_RATE)]
+             for n, s in (("jfk.flac", 2.5), ("arctic_a0009.wav", 1.7), ("arctic_a0007.wav", 0.9))]
+    ref = [tiny.generate(torch.from_numpy(a), seed=k) for k, a in enumerate(clips)]
+    st = BatchedStepper(tiny)
+    states = [st.new_state(k) for k in range(3)]
+    outs = _rounds(st, states, clips, np.random.default_rng(1), [0, 17, 160, 533, 1600, 5000], skip=0.2)
+    _assert_equal(outs, ref)
+    for k in range(3):
         assert states[k].key.steps > 4  # more steps than the ring's W = 4: it wrapped
     assert st.pool.in_use() == 3 and st.pool.k[0].shape[2] == 4 * 5  # a slot per stream, W steps of 5 tokens
     for s in states:
@@ -86,32 +100,16 @@ def test_timed_phones_streamed_with_the_audio_equal_generate_with_phones(tiny):
     st = BatchedStepper(tiny)
     states = [st.new_state(k) for k in range(3)]
     todo = [[] if t is None else _phones(t) for t in timings]
-    outs: list[list[dict]] = [[], [], []]
-    pos, done = [0, 0, 0], [False, False, False]
-    rng = np.random.default_rng(2)
     from umo.serve.batching import PhoneTrack
 
-    while not all(done):
-        idx = [k for k in range(3) if not done[k]]
-        pcms, flush = [], []
-        for k in idx:
-            n = int(rng.choice([17, 533, 1600, 4000]))
-            ahead = (pos[k] + n) / SAMPLE_RATE + 0.2  # the phones of this chunk's audio and a little more
-            send = [p for p in todo[k] if p[1] < ahead]
-            todo[k] = todo[k][len(send):]
-            if send:
-                states[k].phones = states[k].phones or PhoneTrack()
-                states[k].phones.add(send)
-            pcms.append(clips[k][pos[k]:pos[k] + n])
-            pos[k] += n
-            flush.append(pos[k] >= len(clips[k]))
-        for k, out, fl in zip(idx, st.advance([states[k] for k in idx], pcms, flush), flush):
-            outs[k].append(out)
-            done[k] = fl
-    for k in range(3):
-        for r in ("face", "body", "hands"):
-            got = np.concatenate([o[r] for o in outs[k]])
-            np.testing.assert_allclose(got, ref[k][r].numpy(), atol=1e-5, err_msg=f"clip {k} {r}")
+    def feed(k: int, end: int) -> None:  # the phones of this chunk's audio and a little more, first
+        send = [p for p in todo[k] if p[1] < end / SAMPLE_RATE + 0.2]
+        todo[k] = todo[k][len(send):]
+        if send:
+            states[k].phones = states[k].phones or PhoneTrack()
+            states[k].phones.add(send)
+
+    _assert_equal(_rounds(st, states, clips, np.random.default_rng(2), [17, 533, 1600, 4000], feed=feed), ref)
     assert len(states[0].phones.starts) < len(_phones(timings[0])) // 2  # the track forgot what no frame reads
 
 

@@ -116,22 +116,15 @@ def _dispatch(msgs: list[tuple], engine, handles: dict, callback) -> bool:
     """Apply the parent's messages to the engine; False on "stop"."""
     for msg in msgs:
         kind = msg[0]
-        if kind == "audio":
+        if kind in ("audio", "phones"):
             h = handles.get(msg[1])
             if h is not None and not h.cancelled:
                 try:
-                    h.submit(msg[2])
+                    (h.submit if kind == "audio" else h.add_phones)(msg[2])
                 except UmoError:
                     pass  # a stream that ended in an error: its session is closing
         elif kind == "open":
             handles[msg[1]] = engine.open(callback(msg[1]), seed=msg[2])
-        elif kind == "phones":
-            h = handles.get(msg[1])
-            if h is not None and not h.cancelled:
-                try:
-                    h.add_phones(msg[2])
-                except UmoError:
-                    pass  # a stream that ended in an error: its session is closing
         elif kind == "finish":
             if msg[1] in handles:
                 handles[msg[1]].finish()
