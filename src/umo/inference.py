@@ -104,24 +104,13 @@ class ModelStream:
         starts in order and not before those already added. The model reads them as its text
         tokens, as offline with a transcript's timing; add them before their audio (frames already
         returned are not recomputed)."""
-        from umo.speech.units import PHONES, phone_id
+        from umo.speech.units import timed_phone_ids
 
-        out, last = [], self._last_phone_start
-        for p in phones:
-            sym, start, end = (p.symbol, p.start, p.end) if hasattr(p, "symbol") else p
-            pid = phone_id(str(sym))
-            if pid is None:
-                raise UmoError(f"{sym!r} is not an ARPAbet phone or SIL (known: {' '.join(PHONES)})")
-            start, end = float(start), float(end)
-            if not (np.isfinite(start) and np.isfinite(end) and 0.0 <= start <= end):
-                raise UmoError(f"phone {sym}: needs 0 <= start <= end, got {start:g} to {end:g}")
-            if start < last:
-                raise UmoError(f"phone {sym} starts at {start:g} s, before one at {last:g} s: add phones in time order")
-            last = start
-            out.append((pid, start, end))
+        rows = [(p.symbol, p.start, p.end) if hasattr(p, "symbol") else p for p in phones]
+        out = timed_phone_ids(rows, after=self._last_phone_start)
         if out:
             self._session.add_phones(out)
-            self._last_phone_start = last
+            self._last_phone_start = out[-1][1]
 
     def flush(self) -> Frames:
         """The remaining frames (the future padded with silence); the session then starts afresh."""

@@ -26,6 +26,7 @@ from torch import Tensor
 from umo.constants import REGION_DIMS
 from umo.constants import MODEL_FPS
 from umo.models.features import feature_index, num_motion_frames, samples_needed
+from umo.models.model import UNKNOWN_PHONE
 
 
 class PhoneTrack:
@@ -62,8 +63,6 @@ def phone_ids(track: PhoneTrack | None, frames: list[int], la: int, limit: int |
     """The ``PHONES`` ids ``UmoModel.text_frames`` reads for these frames of a stream: the phone at
     frame i and at i + la ("unknown" past the stream's last frame, ``limit``, as ``text_frames`` pads
     a whole clip's end; "unknown" throughout for a stream without phones, track None)."""
-    from umo.models.model import UNKNOWN_PHONE
-
     if track is None:
         return [UNKNOWN_PHONE] * len(frames), [UNKNOWN_PHONE] * len(frames)
     ids = [track.at(i / MODEL_FPS) for i in frames]

@@ -32,6 +32,7 @@ L cached keys, c head width, d model width.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import deque
@@ -85,10 +86,8 @@ class KeyState:
 @dataclass
 class StreamState:
     """One stream's carried state: the batched twin of ``StreamingSession``'s fields. The audio front
-    (features, encoder) and the motion back (interpolator) live here; ``key`` is the keyframe half,
-    used when this process also runs the keyframes (``BatchedStepper.advance``)."""
+    (features, encoder) and the motion back (interpolator) live here; ``key`` is the keyframe half."""
 
-    seed: int
     feat_tail: Tensor  # (tail,) samples not yet framed (starts as the 240-sample left pad)
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
@@ -114,6 +113,7 @@ class RoundPlan:
     stride: int
     text: Tensor | None = None  # (sum n, 2 text_dim) every frame's text features, streams in order; None: all unknown
 
+    @functools.cached_property
     def waves(self) -> list[list[tuple[int, Tensor, Tensor | None, int]]]:
         """Wave w: the w-th due keyframe of every stream that has one, as (stream index, audio (a,),
         text features (2 text_dim,) or None for "unknown", keyframe index k). A stream's keyframes
@@ -194,11 +194,6 @@ class KeyframeStepper:
         if key.slot is not None:
             self.pool.release(key.slot)
             key.slot = None
-
-    @torch.no_grad()
-    def run(self, waves: list[list[tuple[KeyState, Tensor, Tensor | None, int]]]) -> list[Tensor]:
-        """The waves of a round in order -> per wave the rows' codes (rows, R q)."""
-        return [self.keyframe_step(rows) for rows in waves]
 
     @torch.no_grad()
     def keyframe_step(self, rows: list[tuple[KeyState, Tensor, Tensor | None, int]]) -> Tensor:
@@ -302,10 +297,8 @@ class BatchedStepper:
         cfg = model.cfg
         self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
         self.keys = KeyframeStepper(model)
-        self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
-        with torch.no_grad():
-            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
-            # the convs' tap matrices, once (CausalConv1d.step builds them per call)
+        self.text = self.keys.text  # "unknown" phones, (2 text_dim,)
+        with torch.no_grad():  # the convs' tap matrices, once (CausalConv1d.step builds them per call)
             self.enc_weights = [c.taps_weight().contiguous() for c in model.audio_encoder.stack.convs]
             self.interp_weights = [c.taps_weight().contiguous() for c in model.interp.stack.convs]
 
@@ -320,12 +313,12 @@ class BatchedStepper:
 
     def new_state(self, seed: int = 0) -> StreamState:
         m = self.model
-        zeros = torch.zeros(self.code_dim)
+        zeros = torch.zeros(self.keys.code_dim)
         return StreamState(
-            seed=int(seed), feat_tail=m.features.init_state(1)[0],
+            feat_tail=m.features.init_state(1)[0],
             enc_state=[s[0] for s in m.audio_encoder.init_state(1)],
             interp_state=[s[0] for s in m.interp.init_state(1)],
-            key=KeyState(seed=int(seed), code_vec=zeros),
+            key=self.keys.new_key(seed),
             enc_frames=torch.zeros(0, m.cfg.audio_dim), zq_cur_vec=zeros, zq_prev_vec=zeros,
         )
 
@@ -337,8 +330,8 @@ class BatchedStepper:
         stream's future with silence and returns its last frames. -> per state the regions
         {"face": (n, 61), "body": (n, 36), "hands": (n, 138)} of the frames that became final."""
         plan = self.prepare(states, pcms, flush)
-        waves = [[(states[s].key, a, t, k) for s, a, t, k in rows] for rows in plan.waves()]
-        return self.finish(states, plan, self.keys.run(waves))
+        codes = [self.keys.keyframe_step([(states[s].key, a, t, k) for s, a, t, k in rows]) for rows in plan.waves]
+        return self.finish(states, plan, codes)
 
     @torch.no_grad()
     def prepare(self, states: list[StreamState], pcms: list[np.ndarray], flush: list[bool]) -> RoundPlan:
@@ -415,7 +408,7 @@ class BatchedStepper:
     @torch.no_grad()
     def finish(self, states: list[StreamState], plan: RoundPlan, wave_codes: list[Tensor]
                ) -> list[dict[str, np.ndarray]]:
-        """The motion half of a round: the keyframes' codes (per wave of ``plan.waves()``, (rows, R q))
+        """The motion half of a round: the keyframes' codes (per wave of ``plan.waves``, (rows, R q))
         paired with the frames as ``StreamingSession`` pairs them, through the interpolator. Rounds
         must finish in the order they were prepared. -> per state its regions, as ``advance``."""
         m = self.model
@@ -424,7 +417,7 @@ class BatchedStepper:
             return []
         frames, audio = plan.frames, plan.audio
         new_codes: list[list[Tensor]] = [[] for _ in range(b)]  # per stream its keyframes' codes, in order
-        for rows, vecs in zip(plan.waves(), wave_codes):
+        for rows, vecs in zip(plan.waves, wave_codes):
             for (s, _, _, _), vec in zip(rows, vecs):
                 new_codes[s].append(vec)
 
@@ -627,19 +620,6 @@ class RoundStats:
                 "audio_ms_per_stream_p50": float(np.median(audio) * 1000)}
 
 
-@dataclass
-class RoundJob:
-    """A round between ``Engine.begin_round`` and ``Engine.end_round``: its streams, the audio taken,
-    which streams it flushes, and ``prepare``'s plan; ``ended``: cancelled streams to free first."""
-
-    batch: list[StreamHandle]
-    pcms: list[np.ndarray]
-    flush: list[bool]
-    ended: list[StreamState]
-    plan: RoundPlan | None = None
-    busy_s: float = 0.0  # prepare's time
-
-
 class Engine:
     """A worker thread that advances every busy stream in shared batched rounds.
 
@@ -755,86 +735,45 @@ class Engine:
     def step(self) -> bool:
         """One round over every stream with pending audio (and the KV slots of cancelled streams
         freed), in the calling thread: the worker thread's loop, or a model process's own loop
-        (umo.serve.worker). ``begin_round`` (prepare), the keyframe waves, ``end_round`` (finish,
-        frames to the streams). -> False when no stream had work."""
-        job = self.begin_round()
-        if job is None:
-            return False
-        for st in job.ended:
-            self.stepper.release(st)
-        if job.batch:
-            t0 = time.perf_counter()
-            try:
-                waves = [[(job.batch[s].state.key, a, t, k) for s, a, t, k in rows] for rows in job.plan.waves()]
-                codes = self.stepper.keys.run(waves)
-            except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
-                codes = e
-            for h, fl in zip(job.batch, job.flush):
-                if fl:
-                    self.stepper.release(h.state)
-            if isinstance(codes, Exception):
-                self.fail_round(job, codes)
-            else:
-                self.end_round(job, codes, time.perf_counter() - t0)
-        return True
-
-    def begin_round(self) -> RoundJob | None:
-        """Take every busy stream's pending audio (up to ``max_round_s``) and run ``prepare`` on it.
-        -> the round to run the keyframes of, or None when nothing is to be done; a round with no
-        streams only carries cancelled streams to free."""
+        (umo.serve.worker). -> False when no stream had work."""
         with self.cond:
             self._busy_since = None
-            ended, self.ended = self.ended, []
+            for st in self.ended:
+                self.stepper.release(st)
+            self.ended.clear()
             batch = self._busy()
-            if not batch and not ended:
-                return None
+            if not batch:
+                return False
             pcms = [h._take(self.max_round_samples) for h in batch]
             flush = [h.finishing and not h.pending for h in batch]
-            for h in batch:
-                if h.pending_phones:
-                    if h.state.phones is None:
-                        h.state.phones = PhoneTrack()
+            for h, fl in zip(batch, flush):
+                if h.pending_phones:  # before the audio they came with
+                    h.state.phones = h.state.phones or PhoneTrack()
                     h.state.phones.add(h.pending_phones)
                     h.pending_phones = []
-            for h, fl in zip(batch, flush):
                 if fl:
                     self.handles.remove(h)
-        job = RoundJob(batch, pcms, flush, ended)
         t0 = time.perf_counter()
         try:
-            job.plan = self.stepper.prepare([h.state for h in batch], pcms, flush)
-        except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
-            self.fail_round(job, e)
-            job.batch, job.flush, job.plan = [], [], RoundPlan([], [], [], 1)
-        job.busy_s = time.perf_counter() - t0
-        return job
-
-    def end_round(self, job: RoundJob, wave_codes: list[Tensor], keyframes_s: float) -> None:
-        """``finish`` a round with its keyframes' codes (per wave, (rows, R q)) and hand each stream
-        its frames. Rounds end in the order they began."""
-        batch = job.batch
-        t0 = time.perf_counter()
-        try:
-            regions = self.stepper.finish([h.state for h in batch], job.plan, wave_codes)
+            regions = self.stepper.advance([h.state for h in batch], pcms, flush)
             frames = frames_from_regions_many(regions, [h.next_frame for h in batch])
         except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
-            self.fail_round(job, e)
-            return
-        dt = job.busy_s + keyframes_s + time.perf_counter() - t0
-        self.stats.add(len(batch), dt, sum(p.size for p in job.pcms) / len(batch) / SAMPLE_RATE)
-        for h, fr, fl in zip(batch, frames, job.flush):
-            if h.cancelled:
-                continue
-            h.next_frame += len(fr)
-            h.on_frames(fr, fl, None)
+            regions = None
+            for h in batch:
+                h.cancel()
+                h.on_frames(None, True, e)
+        for h, fl in zip(batch, flush):
+            if fl:  # (a cancelled stream's slot is freed through `ended`; a flushed one has left the list)
+                self.stepper.release(h.state)
+        if regions is not None:
+            self.stats.add(len(batch), time.perf_counter() - t0, sum(p.size for p in pcms) / len(batch) / SAMPLE_RATE)
+            for h, fr, fl in zip(batch, frames, flush):
+                if h.cancelled:
+                    continue
+                h.next_frame += len(fr)
+                h.on_frames(fr, fl, None)
         self._round_done()
-
-    def fail_round(self, job: RoundJob, error: Exception) -> None:
-        """The model failed on this round: its streams end with the error (the server goes on)."""
-        for h in job.batch:
-            h.cancel()
-            h.on_frames(None, True, error)
-        self._round_done()
+        return True
 
     def _round_done(self) -> None:
         if self.on_round_done is not None:

@@ -22,7 +22,7 @@ import orjson
 from umo.constants import ARKIT_NAMES, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
 from umo.errors import UmoError
 from umo.inference import Frames
-from umo.speech.units import PHONES, phone_id
+from umo.speech.units import PHONES, timed_phone_ids
 
 PROTOCOL_VERSION = 1
 OUTPUTS: tuple[str, ...] = ("face", "head", "eyes", "body")
@@ -97,10 +97,11 @@ def parse_text(msg: dict) -> str:
     return text
 
 
-def parse_phones(msg: dict, max_s: float) -> list[tuple[int, float, float]]:
+def parse_phones(msg: dict, max_s: float, after: float = 0.0) -> list[tuple[int, float, float]]:
     """Timed phones for the live model: {"type": "phones", "phones": [["DH", 1.42, 1.46], ...]} ->
     [(PHONES id, start s, end s)], seconds on the audio's clock (0 = the stream's first sample).
-    Symbols are ARPAbet or SIL, any case, an ARPAbet stress digit allowed (AH0); starts in order."""
+    Symbols are ARPAbet or SIL, any case, an ARPAbet stress digit allowed (AH0); starts in order,
+    none before ``after`` (the stream's last phone start so far)."""
     unknown = sorted(set(msg) - {"type", "phones"})
     if unknown:
         raise UmoError(f'unknown field(s) in a phones message: {unknown}; it is {{"type": "phones", "phones": [["DH", 1.42, 1.46], ...]}}')
@@ -109,21 +110,11 @@ def parse_phones(msg: dict, max_s: float) -> list[tuple[int, float, float]]:
         raise UmoError('a phones message needs "phones": a non-empty list of [symbol, start s, end s]')
     if len(items) > MAX_PHONES_PER_MESSAGE:
         raise UmoError(f"{len(items)} phones in one message: send at most {MAX_PHONES_PER_MESSAGE} at a time")
-    out, last = [], -1.0
-    for n, item in enumerate(items):
+    for n, item in enumerate(items):  # the JSON's shape; the values are checked by timed_phone_ids
         if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in item[1:])):
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item[1:])):
             raise UmoError(f"phone {n}: expected [symbol, start s, end s], got {item!r}")
-        pid, start, end = phone_id(item[0]), float(item[1]), float(item[2])
-        if pid is None:
-            raise UmoError(f"phone {n}: {item[0]!r} is not an ARPAbet phone or SIL (known: {' '.join(PHONES)})")
-        if not 0.0 <= start <= end <= max_s:
-            raise UmoError(f"phone {n} ({item[0]}): needs 0 <= start <= end <= {max_s:g} s, got {start:g} to {end:g}")
-        if start < last:
-            raise UmoError(f"phone {n} ({item[0]}) starts at {start:g} s, before the one before it: send phones in time order")
-        last = start
-        out.append((pid, start, end))
-    return out
+    return timed_phone_ids(items, after, max_s)
 
 
 def parse_start(msg: dict) -> StartRequest:

@@ -172,10 +172,8 @@ class Session:
             raise UmoError(f"more than {limit} characters of text in one session: send the transcript, not a document")
 
     def add_phones(self, phones: list[tuple[int, float, float]]) -> None:
-        """Timed phones for the live model (text tokens of the frames computed after they arrive)."""
-        if phones[0][1] < self.last_phone_start:
-            raise UmoError(f"phones must come in time order: one starts at {phones[0][1]:g} s, after one at "
-                           f"{self.last_phone_start:g} s was sent")
+        """Timed phones for the live model (text tokens of the frames computed after they arrive),
+        checked by ``P.parse_phones`` against ``last_phone_start``."""
         self.phones += len(phones)
         if self.phones > self.server.limits.max_phones:
             raise UmoError(f"more than {self.server.limits.max_phones} phones in one session")
@@ -341,7 +339,7 @@ class UmoServer:
                 s.end()
                 break
             if m["type"] == "phones":  # timed phones (e.g. from the TTS that made the audio): the model reads them
-                s.add_phones(P.parse_phones(m, self.limits.max_stream_s))
+                s.add_phones(P.parse_phones(m, self.limits.max_stream_s, after=s.last_phone_start))
                 continue
             if m["type"] == "text":  # the transcript as it comes (e.g. a chat model's reply): counted, bounded
                 s.add_text(P.parse_text(m))

@@ -7,7 +7,10 @@ no stress digits) plus ``SIL`` for silence/pause. Sources convert at their edge:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from umo.errors import UmoError
 
 ARPABET: tuple[str, ...] = (
     "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH",
@@ -23,6 +26,25 @@ def phone_id(symbol: str) -> int | None:
     if sym[-1:] in ("0", "1", "2") and sym[:-1] in ARPABET:
         sym = sym[:-1]
     return PHONES.index(sym) if sym in PHONES else None
+
+
+def timed_phone_ids(rows, after: float = 0.0, max_s: float = math.inf) -> list[tuple[int, float, float]]:
+    """Timed phones as a client gives them, (symbol, start s, end s) -> (``PHONES`` id, start, end),
+    checked: a known symbol (``phone_id``), 0 <= start <= end <= max_s, and starts in order, none
+    before ``after`` (the last start the stream already took). UmoError naming the offending phone."""
+    out, last = [], after
+    for n, (sym, start, end) in enumerate(rows):
+        pid = phone_id(str(sym))
+        if pid is None:
+            raise UmoError(f"phone {n}: {sym!r} is not an ARPAbet phone or SIL (known: {' '.join(PHONES)})")
+        start, end = float(start), float(end)
+        if not (math.isfinite(start) and math.isfinite(end) and 0.0 <= start <= end <= max_s):
+            raise UmoError(f"phone {n} ({sym}): needs 0 <= start <= end <= {max_s:g} s, got {start:g} to {end:g}")
+        if start < last:
+            raise UmoError(f"phone {n} ({sym}) starts at {start:g} s, before one at {last:g} s: send phones in time order")
+        last = start
+        out.append((pid, start, end))
+    return out
 
 
 VOWELS: frozenset[str] = frozenset(
