@@ -156,6 +156,11 @@ def test_serve_parser():
     add_serve_parser(parser.add_subparsers(dest="command"))
     a = parser.parse_args(["serve", "--port", "0", "--max-sessions", "4", "--token", "t"])
     assert (a.host, a.port, a.max_sessions, a.token) == ("127.0.0.1", 0, 4, "t") and callable(a.func)
+    assert a.allowed_origins == [] and a.max_session_seconds == P.Limits.max_session_s
+    assert a.audio_idle_timeout == P.Limits.audio_idle_timeout_s
+    a = parser.parse_args(["serve", "--allowed-origins", "https://a.example", "*", "--max-session-seconds", "60",
+                           "--audio-idle-timeout", "5"])
+    assert a.allowed_origins == ["https://a.example", "*"] and (a.max_session_seconds, a.audio_idle_timeout) == (60, 5)
 
 
 def test_a_round_waits_for_the_other_live_streams_at_most_gather_s(tiny, monkeypatch):

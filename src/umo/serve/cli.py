@@ -22,6 +22,8 @@ Stream speech in, get face + body frames out, over a WebSocket (protocol: docs/p
 Every session's pending audio advances in shared batched forward passes of one model, which runs in
 a process of its own beside the server's event loop (--engine thread: in the server's process).
 The token may also come from the UMO_SERVE_TOKEN environment variable (it then stays out of `ps`).
+Browser pages may open a WebSocket only from the server's own host and port, or from --allowed-origins.
+Every session's start and end, and every server fault with its traceback, go to stderr.
 """
 
 
@@ -45,14 +47,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     token = args.token or os.environ.get("UMO_SERVE_TOKEN") or None
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         _log(f"warning: listening on {args.host} without --token: anyone who can reach this port can use it")
+    limits = Limits(idle_timeout_s=args.idle_timeout, max_session_s=args.max_session_seconds,
+                    audio_idle_timeout_s=args.audio_idle_timeout)
     import torch
 
     torch.set_num_threads(args.threads)
     model = load_model(args.weights)
-    limits = Limits(idle_timeout_s=args.idle_timeout)
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
                        limits=limits, threads=args.threads, engine=args.engine, gather_s=args.gather_ms / 1000,
-                       log=_log)
+                       log=_log, allowed_origins=args.allowed_origins)
 
     async def main() -> None:
         await server.start()
@@ -76,6 +79,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
     from umo.serve.batching import GATHER_S
+    from umo.serve.protocol import Limits
     from umo.serve.worker import ENGINES
 
     p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
@@ -85,7 +89,18 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--token", help="require this bearer token (header 'Authorization: Bearer T' or ?token=T)")
     p.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS,
                    help=f"concurrent sessions; more are refused with an error (default {DEFAULT_MAX_SESSIONS})")
-    p.add_argument("--idle-timeout", type=float, default=30.0, help="seconds a client may stay silent (default 30)")
+    p.add_argument("--idle-timeout", type=float, default=Limits.idle_timeout_s,
+                   help=f"seconds a client may send nothing (default {Limits.idle_timeout_s:g})")
+    p.add_argument("--audio-idle-timeout", type=float, default=Limits.audio_idle_timeout_s,
+                   help="seconds a started session may go without a non-empty audio message (silence is audio; "
+                        f"default {Limits.audio_idle_timeout_s:g})")
+    p.add_argument("--max-session-seconds", type=float, default=Limits.max_session_s,
+                   help="wall-clock seconds a session may stay open after its start, whatever it sends "
+                        f"(default {Limits.max_session_s:g}; its audio is limited to {Limits.max_stream_s:g} s too)")
+    p.add_argument("--allowed-origins", nargs="+", default=[], metavar="ORIGIN",
+                   help="browser origins (https://app.example.com) whose pages may open a WebSocket besides the "
+                        "server's own page (same host and port); * allows any. Clients that send no Origin "
+                        "(not browsers) are not concerned")
     p.add_argument("--weights", help="model checkpoint or inference file (default: the bundled model)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the model worker (default 1)")
     p.add_argument("--engine", choices=ENGINES, default="process",

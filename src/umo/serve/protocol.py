@@ -11,6 +11,7 @@ server -> client   {"type": "ready", ...}, {"type": "frames", ...} (or binary fr
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import struct
@@ -29,7 +30,15 @@ OUTPUTS: tuple[str, ...] = ("face", "head", "eyes", "body")
 ENCODINGS = {"pcm_s16le": 2, "pcm_f32le": 4}  # bytes per sample
 FORMATS = ("json", "binary")
 MIN_RATE, MAX_RATE = 8_000, 48_000  # Hz accepted from clients (resampled to 16 kHz on the server)
-START_FIELDS = {"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed"}
+# every field each client message may carry: anything else is an error, so a typo never silently does nothing
+MESSAGE_FIELDS: dict[str, frozenset[str]] = {
+    "start": frozenset({"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed"}),
+    "phones": frozenset({"type", "phones"}),
+    "text": frozenset({"type", "text"}),
+    "end": frozenset({"type"}),
+}
+MAX_TEXT_MESSAGE_CHARS = 65_536  # a JSON control message; audio goes as binary messages
+SHOWN_CHARS = 60  # how much of a client's bad value an error message repeats
 CLIP_LEVEL = 0.999  # |sample| at or above this counts as clipped
 CLIP_FRACTION = 0.01  # a chunk with more clipped samples than this draws one warning per session
 FLOAT_PEAK_LIMIT = 1.5  # pcm_f32le beyond this is not normalised audio (int16 values sent as float?)
@@ -47,18 +56,22 @@ class Limits:
     """Server-side limits; every one is reported to the client in the "ready" message."""
 
     max_message_bytes: int = 1 << 20  # one binary chunk: 32 s of 16 kHz s16le
-    max_stream_s: float = 3600.0  # audio per session
+    max_stream_s: float = 3600.0  # audio per session (seconds of samples received)
+    max_session_s: float = 3600.0  # wall-clock time a session may stay open after "start", whatever it sends
     idle_timeout_s: float = 30.0  # longest silence between two client messages
+    audio_idle_timeout_s: float = 60.0  # longest time after "start" without a non-empty audio message
     max_backlog_s: float = 10.0  # received but not yet animated audio before the server stops reading
     max_queued_messages: int = 256  # frames messages a client may leave unread before it is dropped
     max_text_chars: int = 1 << 20  # transcript text a session may stream ("text" messages and start's "text")
     max_phones: int = 200_000  # timed phones a session may send (about 5 hours of speech)
 
+    def __post_init__(self) -> None:
+        for name, value in dataclasses.asdict(self).items():
+            if not value > 0:
+                raise UmoError(f"limit {name} must be positive (got {value})")
+
     def to_dict(self) -> dict:
-        return {"max_message_bytes": self.max_message_bytes, "max_stream_s": self.max_stream_s,
-                "idle_timeout_s": self.idle_timeout_s, "max_backlog_s": self.max_backlog_s,
-                "max_queued_messages": self.max_queued_messages, "max_text_chars": self.max_text_chars,
-                "max_phones": self.max_phones}
+        return dataclasses.asdict(self)
 
 
 @dataclass
@@ -73,27 +86,64 @@ class StartRequest:
     extra: dict = field(default_factory=dict)
 
 
+def shown(value) -> str:
+    """A client's value as an error message repeats it: its repr, cut short."""
+    r = repr(value)
+    return r if len(r) <= SHOWN_CHARS else r[:SHOWN_CHARS] + "..."
+
+
+def _number(value) -> float | None:
+    """A JSON number as a finite float; None for anything else (bool, string, NaN, inf, an integer too
+    large for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) else None
+
+
 def parse_json(text: str) -> dict:
     """A client text message -> dict with a "type", or UmoError saying what is wrong."""
-    if len(text) > 65_536:
+    if len(text) > MAX_TEXT_MESSAGE_CHARS:
         raise UmoError("text message longer than 64 KiB: send audio as binary messages")
     try:
         msg = json.loads(text)
     except json.JSONDecodeError as e:
         raise UmoError(f"text messages must be JSON objects ({e.msg} at character {e.pos})") from None
+    except RecursionError:  # the C decoder's guard against deep nesting ([[[[...)
+        raise UmoError("text message nested too deeply: messages are flat JSON objects") from None
+    except ValueError as e:  # e.g. an integer of more digits than Python converts
+        raise UmoError(f"text messages must be JSON objects ({e})") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
         raise UmoError('a text message must be a JSON object with a "type" ("start", "phones", "text" or "end")')
     return msg
 
 
+def check_fields(msg: dict) -> None:
+    """UmoError for a field the message's type does not have (start, phones, text and end alike)."""
+    kind = msg["type"]
+    known = MESSAGE_FIELDS.get(kind)
+    if known is None:
+        raise UmoError(f"unknown message type {shown(kind)}: expected binary audio, "
+                       '{"type": "start"}, {"type": "phones"}, {"type": "text"} or {"type": "end"}')
+    unknown = sorted(set(msg) - known)
+    if unknown:
+        raise UmoError(f"unknown field(s) in the {kind} message: {shown(unknown)}; it takes {sorted(known)}")
+
+
+def parse_end(msg: dict) -> None:
+    """{"type": "end"}: no more audio. It has no other field."""
+    check_fields(msg)
+
+
 def parse_text(msg: dict) -> str:
     """A transcript piece sent while the audio streams: {"type": "text", "text": "..."} -> the text."""
-    unknown = sorted(set(msg) - {"type", "text"})
-    if unknown:
-        raise UmoError(f'unknown field(s) in a text message: {unknown}; it is {{"type": "text", "text": "..."}}')
+    check_fields(msg)
     text = msg.get("text")
     if not isinstance(text, str):
-        raise UmoError(f'a text message needs "text": a string (the next words of the transcript), got {text!r}')
+        raise UmoError(f'a text message needs "text": a string (the next words of the transcript), got {shown(text)}')
     return text
 
 
@@ -102,59 +152,60 @@ def parse_phones(msg: dict, max_s: float, after: float = 0.0) -> list[tuple[int,
     [(PHONES id, start s, end s)], seconds on the audio's clock (0 = the stream's first sample).
     Symbols are ARPAbet or SIL, any case, an ARPAbet stress digit allowed (AH0); starts in order,
     none before ``after`` (the stream's last phone start so far)."""
-    unknown = sorted(set(msg) - {"type", "phones"})
-    if unknown:
-        raise UmoError(f'unknown field(s) in a phones message: {unknown}; it is {{"type": "phones", "phones": [["DH", 1.42, 1.46], ...]}}')
+    check_fields(msg)
     items = msg.get("phones")
     if not isinstance(items, list) or not items:
         raise UmoError('a phones message needs "phones": a non-empty list of [symbol, start s, end s]')
     if len(items) > MAX_PHONES_PER_MESSAGE:
         raise UmoError(f"{len(items)} phones in one message: send at most {MAX_PHONES_PER_MESSAGE} at a time")
+    rows = []
     for n, item in enumerate(items):  # the JSON's shape; the values are checked by timed_phone_ids
-        if not (isinstance(item, list) and len(item) == 3 and isinstance(item[0], str)
-                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in item[1:])):
-            raise UmoError(f"phone {n}: expected [symbol, start s, end s], got {item!r}")
-    return timed_phone_ids(items, after, max_s)
+        times = [_number(v) for v in item[1:]] if isinstance(item, list) and len(item) == 3 else [None]
+        if None in times or not isinstance(item[0], str):
+            raise UmoError(f"phone {n}: expected [symbol, start s, end s] (a string and two finite numbers), "
+                           f"got {shown(item)}")
+        rows.append((item[0], *times))
+    return timed_phone_ids(rows, after, max_s)
 
 
 def parse_start(msg: dict) -> StartRequest:
-    """Validate the first message: {"type": "start", "sample_rate": ..., optional fields}."""
+    """Validate the first message: {"type": "start", "sample_rate": ..., optional fields}, each of
+    its own JSON type (a wrong one is an error naming the field)."""
     if msg.get("type") != "start":
-        raise UmoError(f'the first message must be {{"type": "start", "sample_rate": 16000}}, got type {msg.get("type")!r}')
-    unknown = sorted(set(msg) - START_FIELDS)
-    if unknown:
-        raise UmoError(f"unknown field(s) in start: {unknown}; known: {sorted(START_FIELDS)}")
+        raise UmoError(f'the first message must be {{"type": "start", "sample_rate": 16000}}, got type {shown(msg.get("type"))}')
+    check_fields(msg)
     req = StartRequest()
     rate = msg.get("sample_rate", SAMPLE_RATE)
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not math.isfinite(rate) or rate != int(rate):
-        raise UmoError(f"sample_rate must be an integer number of Hz, got {rate!r}")
-    if not MIN_RATE <= rate <= MAX_RATE:
-        raise UmoError(f"sample_rate {int(rate)} Hz is not accepted: send {MIN_RATE}-{MAX_RATE} Hz (16000 avoids resampling)")
-    req.sample_rate = int(rate)
+    x = _number(rate)
+    if x is None or x != int(x):
+        raise UmoError(f"sample_rate must be an integer number of Hz, got {shown(rate)}")
+    if not MIN_RATE <= x <= MAX_RATE:
+        raise UmoError(f"sample_rate {x:.0f} Hz is not accepted: send {MIN_RATE}-{MAX_RATE} Hz (16000 avoids resampling)")
+    req.sample_rate = int(x)
     enc = msg.get("encoding", "pcm_s16le")
-    if enc not in ENCODINGS:
-        raise UmoError(f"encoding {enc!r} is not supported: use one of {sorted(ENCODINGS)} (mono, little-endian)")
+    if not isinstance(enc, str) or enc not in ENCODINGS:
+        raise UmoError(f"encoding {shown(enc)} is not supported: use one of {sorted(ENCODINGS)} (mono, little-endian)")
     req.encoding = enc
     fps = msg.get("fps", MODEL_FPS)
-    if fps != MODEL_FPS:
-        raise UmoError(f"fps {fps!r}: live streams run at the model's {MODEL_FPS} fps (resample on the client)")
+    if _number(fps) != MODEL_FPS:
+        raise UmoError(f"fps {shown(fps)}: live streams run at the model's {MODEL_FPS} fps (resample on the client)")
     outs = msg.get("outputs", list(OUTPUTS))
-    if not isinstance(outs, list) or not outs or any(o not in OUTPUTS for o in outs):
-        raise UmoError(f"outputs must be a non-empty list drawn from {list(OUTPUTS)}, got {outs!r}")
+    if not isinstance(outs, list) or not outs or not all(isinstance(o, str) and o in OUTPUTS for o in outs):
+        raise UmoError(f"outputs must be a non-empty list drawn from {list(OUTPUTS)}, got {shown(outs)}")
     req.outputs = tuple(o for o in OUTPUTS if o in outs)
     fmt = msg.get("format", "json")
-    if fmt not in FORMATS:
-        raise UmoError(f"format {fmt!r}: use one of {list(FORMATS)}")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise UmoError(f"format {shown(fmt)}: use one of {list(FORMATS)}")
     req.format = fmt
     text = msg.get("text")
     if text is not None and not isinstance(text, str):
-        raise UmoError("text must be a string (the transcript)")
+        raise UmoError(f"text must be a string (the transcript), got {shown(text)}")
     req.text = text
     if msg.get("voice") is not None:
         raise UmoError("voice is not supported by umo serve: it animates the audio you send (use `umo say` to synthesise)")
     seed = msg.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
-        raise UmoError(f"seed must be an integer in [0, 2^31), got {seed!r}")
+        raise UmoError(f"seed must be an integer in [0, 2^31), got {shown(seed)}")
     req.seed = seed
     return req
 

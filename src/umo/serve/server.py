@@ -21,23 +21,34 @@ callback, which the event loop turns into messages on that session's own send qu
 client therefore only fills its own queue (bounded: past ``max_queued_messages`` it is dropped with
 an error), and a client that sends faster than the model runs is paused by not reading its socket
 (TCP back-pressure) once ``max_backlog_s`` of audio waits. Keep-alive pings close vanished clients.
+
+Errors: every way a session can fail ends in :meth:`Session.fail` (a message and a close code): a
+UmoError is the client's (1008), anything else a fault of the server's own, whose traceback goes
+to the server's log and never to the client (1011, :meth:`UmoServer.internal_error`). The
+sender task, the only writer after the handshake, sends the error after what was queued, then
+closes. Browser pages may open a WebSocket only from the server's own host and port or from
+``allowed_origins``; each session's start and end are logged (``log``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import http
 import itertools
 import json
+import logging
 import threading
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Sequence
 from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+from websockets.exceptions import ConnectionClosed
 
 from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
@@ -52,8 +63,13 @@ CAPACITY_LOAD = 0.95  # the model's busy share (RoundStats.load) above which the
 CAPACITY_WARN_EVERY_S = 60.0
 STATIC_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".css": "text/css; charset=utf-8"}
-CLOSE_POLICY, CLOSE_TRY_LATER = 1008, 1013
+# WebSocket close codes (RFC 6455 7.4.1): after "done"; after an error in what the client sent or a
+# limit it passed; after a fault of the server's own (a bug, the model failing); when the server is full
+CLOSE_NORMAL, CLOSE_POLICY, CLOSE_INTERNAL, CLOSE_TRY_LATER = 1000, 1008, 1011, 1013
 ERROR_GRACE_S = 2.0  # after an error, how long the queued messages and the error may take to go out
+ANY_ORIGIN = "*"
+DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+LOGGER = logging.getLogger("umo.serve")  # where the server's log goes when it is given no ``log``
 
 
 def _static_files() -> dict[str, tuple[bytes, str]]:
@@ -72,6 +88,30 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
     return out
 
 
+def _origin_key(origin: str) -> tuple[str, str, int] | None:
+    """An origin ("https://Example.com") -> (scheme, host, port) with the scheme's default port filled
+    in, for comparison; None for anything that is not scheme://host[:port] (e.g. "null")."""
+    try:
+        u = urlsplit(origin.strip().lower())
+        port = u.port
+    except ValueError:  # a port that is not a number
+        return None
+    if u.scheme not in DEFAULT_PORTS or not u.hostname or u.path not in ("", "/") or u.query or u.username:
+        return None
+    return u.scheme, u.hostname, port if port is not None else DEFAULT_PORTS[u.scheme]
+
+
+def _host_matches(origin: tuple[str, str, int], host_header: str) -> bool:
+    """Whether an origin names the host:port a request was sent to (its Host header; without a port,
+    the origin scheme's default, as a browser writes it)."""
+    try:
+        u = urlsplit("//" + host_header.strip().lower())
+        port = u.port
+    except ValueError:
+        return False
+    return u.hostname == origin[1] and (port if port is not None else DEFAULT_PORTS[origin[0]]) == origin[2]
+
+
 class Session:
     """One client's stream: decoding, resampling, limits and the outgoing queue."""
 
@@ -82,9 +122,15 @@ class Session:
         self.drained = asyncio.Event()
         self.final = asyncio.Event()
         self.error: str | None = None
+        self.close_code = CLOSE_NORMAL
+        self.gone = False  # the client closed the connection before the session's end
+        self.done_sent = False
         self.handle = None
         self.req: P.StartRequest | None = None
         self.resampler = None
+        self.opened = self.loop.time()
+        self.started: float | None = None  # loop time of "start" (the session limits count from it)
+        self.last_audio = 0.0  # loop time of the last non-empty audio message (or of "start")
         self.samples_in = 0  # at the client's rate
         self.warned_clip = False
         self.frames_sent = 0
@@ -93,29 +139,40 @@ class Session:
         self.last_phone_start = 0.0
         self.sender_task: asyncio.Task | None = None
 
+    @property
+    def peer(self) -> str:
+        addr = getattr(self.ws, "remote_address", None)
+        return "?" if not addr else f"[{addr[0]}]:{addr[1]}" if ":" in str(addr[0]) else f"{addr[0]}:{addr[1]}"
+
     # ---- called in the engine's worker thread
     def on_frames(self, frames, final: bool, error: Exception | None) -> None:
         self.loop.call_soon_threadsafe(self._deliver, frames, final, error)
 
     # ---- event loop
     def _deliver(self, frames, final: bool, error: Exception | None) -> None:
-        if error is not None:
-            self.fail(f"the model failed on this stream: {error}")
-            return
-        if frames is not None and len(frames):
-            if self.out.qsize() >= self.server.limits.max_queued_messages:
-                self.fail("the client is not reading its frames fast enough: session dropped")
+        try:
+            if error is not None:  # the model's fault, not the client's
+                self.server.log_line(f"session {self.id}: the model failed on this stream: {error!r}", logging.ERROR)
+                self.fail(f"the model failed on this stream: {error}", CLOSE_INTERNAL)
                 return
-            self.out.put_nowait(frames)
-        if self.handle is not None and self.handle.pending_samples <= self.server.backlog_samples:
-            self.drained.set()
-        if final:
-            self.out.put_nowait(None)
-            self.final.set()
+            if frames is not None and len(frames):
+                if self.out.qsize() >= self.server.limits.max_queued_messages:
+                    self.fail("the client is not reading its frames fast enough: session dropped")
+                    return
+                self.out.put_nowait(frames)
+            if self.handle is not None and self.handle.pending_samples <= self.server.backlog_samples:
+                self.drained.set()
+            if final:
+                self.out.put_nowait(None)
+                self.final.set()
+        except Exception as e:  # noqa: BLE001 - a bug here must end this session, not go unnoticed
+            self.server.internal_error(self, e)
 
-    def fail(self, msg: str) -> None:
+    def fail(self, msg: str, code: int = CLOSE_POLICY) -> None:
+        """End the session with an error message and close code: the one way every session error
+        reaches its client (the sender sends it after what is queued, then closes)."""
         if self.error is None:
-            self.error = msg
+            self.error, self.close_code = msg, code
             if self.handle is not None:
                 self.handle.cancel()
             self.out.put_nowait(("error", msg))
@@ -123,27 +180,29 @@ class Session:
             self.drained.set()
 
     async def sender(self) -> None:
-        """Sends queued frames (and the closing message); owns every send after "ready"."""
-        fmt, outs = self.req.format, self.req.outputs
+        """Sends everything after the handshake ("ready", frames, warnings, then "done" or "error"
+        and the close), in order; the only task that writes to the socket."""
         while True:
             item = await self.out.get()
             if item is None:
                 await self.ws.send(P.message("done", frames=self.frames_sent,
                                              duration_s=round(self.samples_in / self.req.sample_rate, 6),
                                              text_chars=self.text_chars, phones=self.phones))
+                self.done_sent = True
+                await self.ws.close(CLOSE_NORMAL, "done")
                 return
             if isinstance(item, tuple):
                 await self.ws.send(P.message(item[0], message=item[1]))
-                await self.ws.close(CLOSE_POLICY, "error")  # also ends a handler waiting in recv()
+                await self.ws.close(self.close_code, "error")  # also ends a handler waiting in recv()
                 return
             if isinstance(item, str):
                 await self.ws.send(item)
                 continue
             self.frames_sent += len(item)
-            if fmt == "binary":
-                await self.ws.send(P.frames_binary(item, outs))
+            if self.req.format == "binary":
+                await self.ws.send(P.frames_binary(item, self.req.outputs))
             else:
-                await self.ws.send(P.frames_json(item, outs), text=True)  # UTF-8 bytes sent as a text message
+                await self.ws.send(P.frames_json(item, self.req.outputs), text=True)  # UTF-8 bytes sent as a text message
 
     def audio(self, data: bytes) -> None:
         lim = self.server.limits
@@ -151,9 +210,11 @@ class Session:
             raise UmoError(f"binary message of {len(data)} bytes is over the limit of {lim.max_message_bytes}: "
                            "send smaller chunks (20-100 ms is typical)")
         x = P.decode_pcm(data, self.req.encoding)
+        if x.size:  # an empty message does not count as audio for limits.audio_idle_timeout_s
+            self.last_audio = self.loop.time()
         self.samples_in += x.size
         if self.samples_in > lim.max_stream_s * self.req.sample_rate:
-            raise UmoError(f"the stream is longer than {lim.max_stream_s:.0f} s: end it and start a new one")
+            raise UmoError(f"the stream is longer than {lim.max_stream_s:.0f} s of audio: end it and start a new one")
         if not self.warned_clip and P.clipped_fraction(x) > P.CLIP_FRACTION:
             self.warned_clip = True
             self.out.put_nowait(P.message("warning", message=(
@@ -189,16 +250,55 @@ class Session:
                 self.handle.submit(tail)
         self.handle.finish()
 
+    def deadline(self) -> tuple[float, str]:
+        """The loop time by which the next client message must arrive, and which limit that is:
+        "idle" (limits.idle_timeout_s), and once started, "audio" (limits.audio_idle_timeout_s) and
+        "session" (limits.max_session_s)."""
+        lim = self.server.limits
+        soonest = (self.loop.time() + lim.idle_timeout_s, "idle")
+        if self.started is not None:
+            soonest = min(soonest, (self.last_audio + lim.audio_idle_timeout_s, "audio"),
+                          (self.started + lim.max_session_s, "session"))
+        return soonest
+
+    def limit_error(self, which: str, waiting_for: str) -> UmoError:
+        lim = self.server.limits
+        if which == "audio":
+            return UmoError(f"audio idle timeout: no audio for {lim.audio_idle_timeout_s:g} s "
+                            "(silence is audio too: send it, or end the session)")
+        if which == "session":
+            return UmoError(f"session time limit: a session may stay open {lim.max_session_s:g} s: "
+                            "end it and start a new one")
+        return UmoError(f"idle timeout: no message for {lim.idle_timeout_s:g} s while waiting for {waiting_for}")
+
+    def outcome(self) -> str:
+        if self.done_sent:
+            return "done"
+        return f"error: {self.error}" if self.error is not None else "the client left"
+
 
 class UmoServer:
     def __init__(self, model, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, token: str | None = None,
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
                  threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process",
-                 gather_s: float = GATHER_S, log: Callable[[str], None] | None = None) -> None:
+                 gather_s: float = GATHER_S, log: Callable[[str], None] | None = None,
+                 allowed_origins: Sequence[str] = ()) -> None:
+        """allowed_origins: the browser origins ("https://app.example.com") whose pages may open a
+        WebSocket besides this server's own (same host and port); ``"*"``: any. Clients that send
+        no Origin header (not browsers) are not concerned."""
         if max_sessions < 1:
             raise UmoError(f"max_sessions must be at least 1 (got {max_sessions})")
         if engine not in ENGINES:
             raise UmoError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
+        self.any_origin = ANY_ORIGIN in allowed_origins
+        self.allowed_origins: set[tuple[str, str, int]] = set()
+        for o in allowed_origins:
+            if o == ANY_ORIGIN:
+                continue
+            key = _origin_key(o)
+            if key is None:
+                raise UmoError(f"allowed origin {o!r} is not scheme://host[:port] (e.g. https://app.example.com) or *")
+            self.allowed_origins.add(key)
         self.host, self.port, self.token = host, port, token or None
         self.max_sessions = max_sessions
         self.limits = limits or P.Limits()
@@ -211,7 +311,7 @@ class UmoServer:
         self.engine = kind(model, threads=threads, gather_s=gather_s)
         self.engine_kind = engine
         self.ping_interval = ping_interval
-        self.log = log  # where warnings go (umo serve: stderr); None: nowhere
+        self.log = log  # the server's log (umo serve: stderr); None: the "umo.serve" logging logger
         self._monitor: asyncio.Task | None = None
         self.sessions: dict[int, Session] = {}
         self._ids = itertools.count(1)
@@ -219,6 +319,20 @@ class UmoServer:
         self._server = None
         self.bound_port: int | None = None
         self.total_sessions = 0
+
+    def log_line(self, msg: str, level: int = logging.INFO) -> None:
+        if self.log is not None:
+            self.log(msg)
+        else:
+            LOGGER.log(level, msg)
+
+    def internal_error(self, s: Session, exc: BaseException) -> None:
+        """A fault of the server's own in a session: its traceback to the server's log, a plain message
+        and close code 1011 to the client (never the traceback: it is no use there, and tells too much)."""
+        trace = "".join(traceback.format_exception(exc)).rstrip()
+        self.log_line(f"session {s.id}: internal error, closing it with code {CLOSE_INTERNAL}:\n{trace}", logging.ERROR)
+        s.fail(f"internal server error ({type(exc).__name__}) in session {s.id}: the server's log has the details; "
+               "please report it", CLOSE_INTERNAL)
 
     # ------------------------------------------------------------------ HTTP side
     def _authorised(self, request) -> bool:
@@ -230,18 +344,49 @@ class UmoServer:
             given = (parse_qs(urlsplit(request.path).query).get("token") or [None])[0]
         return given is not None and hmac.compare_digest(given.encode(), self.token.encode())
 
+    def _origin_allowed(self, request) -> bool:
+        """Browsers send the page's Origin with every WebSocket handshake, and the same-origin policy
+        does not apply to WebSockets: without this check any web page a user visits could use a server
+        on their machine. Requests without an Origin are not from a browser page."""
+        origin = request.headers.get("Origin")
+        if origin is None or self.any_origin:
+            return True
+        key = _origin_key(origin)
+        if key is None:
+            return False
+        return key in self.allowed_origins or _host_matches(key, request.headers.get("Host", ""))
+
     def _process_request(self, connection, request):
+        response = self._route(connection, request)
+        if request.method == "HEAD" and response is not None:
+            # a GET's status and headers (Content-Length included) without its body (RFC 9110 9.3.2)
+            response = dataclasses.replace(response, body=b"")
+        return response
+
+    def _route(self, connection, request):
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
         path = urlsplit(request.path).path
+        if request.method not in ("GET", "HEAD") or (path == "/stream" and request.method != "GET"):
+            allowed = "GET" if path == "/stream" else "GET, HEAD"
+            response = connection.respond(http.HTTPStatus.METHOD_NOT_ALLOWED,
+                                          f"{request.method} is not served here: use {allowed}\n")
+            response.headers["Allow"] = allowed
+            return response
         if path == "/stream":
+            if not self._origin_allowed(request):
+                origin = request.headers.get("Origin", "")[:200]
+                return connection.respond(http.HTTPStatus.FORBIDDEN,
+                                          f"origin {origin!r} may not open a WebSocket here: this server accepts pages "
+                                          "from its own host and port (umo serve --allowed-origins ORIGIN, or *, "
+                                          "allows others)\n")
             if not self._authorised(request):
                 return connection.respond(http.HTTPStatus.UNAUTHORIZED,
                                           "missing or wrong token: send 'Authorization: Bearer TOKEN' or ?token=TOKEN\n")
             return None  # go on with the WebSocket handshake
-        if path == "/healthz":
-            body = json.dumps(self.status()).encode()
+        if path == "/healthz":  # liveness for anyone; the details (sessions, load) with the token only
+            body = json.dumps(self.status() if self._authorised(request) else {"ok": True}).encode()
             return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                                 ("Cache-Control", "no-store")]), body)
         if path == "/favicon.ico":
@@ -258,59 +403,72 @@ class UmoServer:
         return connection.respond(http.HTTPStatus.NOT_FOUND, f"no such page: {path} (try / or ws://.../stream)\n")
 
     def status(self) -> dict:
-        return {"sessions": len(self.sessions), "max_sessions": self.max_sessions,
+        return {"ok": True, "sessions": len(self.sessions), "max_sessions": self.max_sessions,
                 "total_sessions": self.total_sessions, "engine": self.engine.stats.summary(),
                 "model": {"runs_in": self.engine_kind, **self.engine.status()}}
 
     # ------------------------------------------------------------------ WebSocket side
     async def _handler(self, ws) -> None:
-        if len(self.sessions) >= self.max_sessions:
-            await ws.send(P.message("error", message=f"server busy: {self.max_sessions} sessions are running; try later"))
-            await ws.close(CLOSE_TRY_LATER, "server busy")
-            return
-        sid = next(self._ids)
-        s = Session(self, ws, sid)
-        self.sessions[sid] = s
-        self.total_sessions += 1
-        gone = False
+        s = Session(self, ws, next(self._ids))
+        s.sender_task = asyncio.create_task(s.sender())
+        busy = len(self.sessions) >= self.max_sessions
+        if busy:
+            s.fail(f"server busy: {self.max_sessions} sessions are running; try later", CLOSE_TRY_LATER)
+        else:
+            self.sessions[s.id] = s
+            self.total_sessions += 1
         try:
-            await self._run_session(s)
-        except UmoError as e:
-            s.fail(str(e))
-        except Exception:  # noqa: BLE001 - ConnectionClosed and friends: the client left
-            gone = True
-        try:
-            if gone:
-                if s.sender_task is not None:
-                    s.sender_task.cancel()
-            elif s.sender_task is None:
-                if s.error is not None:
-                    with contextlib.suppress(Exception):
-                        await ws.send(P.message("error", message=s.error))
-            else:  # the sender ends after "done" or "error"; a client that stops reading is cut off
-                grace = self.limits.idle_timeout_s if s.error is None else min(ERROR_GRACE_S, self.limits.idle_timeout_s)
+            if not busy:
                 try:
-                    await asyncio.wait_for(s.sender_task, timeout=grace)
-                except asyncio.TimeoutError:  # its socket is full: no close handshake can get through either
-                    s.ws.transport.abort()
-                except Exception:  # noqa: BLE001 - the client left while we were sending
-                    pass
+                    await self._run_session(s)
+                except UmoError as e:
+                    s.fail(str(e))
+                except ConnectionClosed:
+                    s.gone = s.error is None  # else: the close that followed our error
+                except Exception as e:  # noqa: BLE001 - a bug: the client gets an error, the log the traceback
+                    self.internal_error(s, e)
+            await self._finish(s)
         finally:
             if s.handle is not None:
                 s.handle.cancel()
-            self.sessions.pop(sid, None)
-        with contextlib.suppress(Exception):
-            await ws.close(1000 if s.error is None else CLOSE_POLICY, "done" if s.error is None else "error")
+            self.sessions.pop(s.id, None)
+            audio_s = s.samples_in / s.req.sample_rate if s.req is not None else 0.0
+            self.log_line(f"session {s.id} from {s.peer} ended: {s.frames_sent} frames, {audio_s:.2f} s of audio, "
+                          f"open {s.loop.time() - s.opened:.1f} s; {s.outcome()}",
+                          logging.INFO if s.close_code == CLOSE_NORMAL else logging.WARNING)
 
-    async def _recv(self, ws, what: str):
-        try:  # asyncio.timeout, not wait_for: no Task per message (Python 3.11's wait_for makes one)
-            async with asyncio.timeout(self.limits.idle_timeout_s):
-                return await ws.recv()
+    async def _finish(self, s: Session) -> None:
+        """Let the sender deliver what is queued and close; a client that left, or that stops
+        reading, is cut off."""
+        if s.gone:
+            s.sender_task.cancel()
+            return
+        grace = self.limits.idle_timeout_s if s.error is None else min(ERROR_GRACE_S, self.limits.idle_timeout_s)
+        try:
+            await asyncio.wait_for(s.sender_task, timeout=grace)
+        except asyncio.TimeoutError:  # its socket is full: no close handshake can get through either
+            s.ws.transport.abort()
+        except ConnectionClosed:  # the client left while we were sending
+            pass
+        except Exception as e:  # noqa: BLE001 - the sender failed: say so on the socket it left open
+            self.internal_error(s, e)
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(ERROR_GRACE_S):
+                    await s.ws.send(P.message("error", message=s.error))
+                    await s.ws.close(s.close_code, "error")
+
+    async def _recv(self, s: Session, what: str):
+        deadline, which = s.deadline()
+        if deadline <= s.loop.time():  # messages keep coming, but a session limit has passed
+            raise s.limit_error(which, what)
+        try:  # asyncio.timeout_at, not wait_for: no Task per message (Python 3.11's wait_for makes one)
+            async with asyncio.timeout_at(deadline):
+                return await s.ws.recv()
         except TimeoutError:
-            raise UmoError(f"idle timeout: no message for {self.limits.idle_timeout_s:.0f} s while waiting for {what}") from None
+            raise s.limit_error(which, what) from None
 
     async def _run_session(self, s: Session):
-        first = await self._recv(s.ws, 'the {"type": "start"} message')
+        first = await self._recv(s, 'the {"type": "start"} message')
         if not isinstance(first, str):
             raise UmoError('the first message must be the JSON {"type": "start", "sample_rate": 16000}, not binary audio')
         s.req = P.parse_start(P.parse_json(first))
@@ -321,11 +479,13 @@ class UmoServer:
 
             s.resampler = soxr.ResampleStream(s.req.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         s.handle = self.engine.open(s.on_frames, seed=s.req.seed)
-        await s.ws.send(json.dumps(P.ready_message(s.req, s.id, self.engine.lookahead_s, self.limits),
-                                   separators=(",", ":")))
-        s.sender_task = asyncio.create_task(s.sender())
+        s.started = s.last_audio = s.loop.time()
+        self.log_line(f"session {s.id} from {s.peer} started: {s.req.sample_rate} Hz {s.req.encoding}, "
+                      f"{s.req.format} frames")
+        s.out.put_nowait(json.dumps(P.ready_message(s.req, s.id, self.engine.lookahead_s, self.limits),
+                                    separators=(",", ":")))
         while s.error is None:
-            msg = await self._recv(s.ws, "audio or {\"type\": \"end\"}")
+            msg = await self._recv(s, "audio or {\"type\": \"end\"}")
             if s.error is not None:
                 break
             if isinstance(msg, bytes):
@@ -333,21 +493,23 @@ class UmoServer:
                 if s.handle.pending_samples > self.backlog_samples:
                     s.drained.clear()
                     await s.drained.wait()  # stop reading: TCP back-pressure on a too-fast sender
+                    s.last_audio = s.loop.time()  # the wait was the server's, not an idle client's
                 continue
             m = P.parse_json(msg)
-            if m["type"] == "end":
+            kind = m["type"]
+            if kind == "end":
+                P.parse_end(m)
                 s.end()
                 break
-            if m["type"] == "phones":  # timed phones (e.g. from the TTS that made the audio): the model reads them
+            if kind == "phones":  # timed phones (e.g. from the TTS that made the audio): the model reads them
                 s.add_phones(P.parse_phones(m, self.limits.max_stream_s, after=s.last_phone_start))
-                continue
-            if m["type"] == "text":  # the transcript as it comes (e.g. a chat model's reply): counted, bounded
+            elif kind == "text":  # the transcript as it comes (e.g. a chat model's reply): counted, bounded
                 s.add_text(P.parse_text(m))
-                continue
-            if m["type"] == "start":
+            elif kind == "start":
                 raise UmoError('"start" was already received: one stream per connection (send "end" first)')
-            raise UmoError(f'unknown message type {m["type"]!r}: expected binary audio, {{"type": "phones"}}, '
-                           '{"type": "text"} or {"type": "end"}')
+            else:
+                raise UmoError(f'unknown message type {P.shown(kind)}: expected binary audio, {{"type": "phones"}}, '
+                               '{"type": "text"} or {"type": "end"}')
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self):
