@@ -16,9 +16,9 @@ from umo.formats.livelink import read_livelink
 
 
 def test_facegood_to_livelink_to_beat_json_and_back(tmp_path, fixtures):
-    csv1 = convert(fixtures / "facegood" / "bs_value_1114_3_16.npy", tmp_path / "fg.csv")
-    js = convert(csv1, tmp_path / "fg.json")
-    csv2 = convert(js, tmp_path / "fg2.csv")
+    csv1 = convert(fixtures / "facegood" / "bs_value_1114_3_16.npy", tmp_path / "fg.csv").path
+    js = convert(csv1, tmp_path / "fg.json").path
+    csv2 = convert(js, tmp_path / "fg2.csv").path
     a, b = read_livelink(csv1), read_livelink(csv2)
     assert a.num_frames == 1429 and a.fps == 30
     assert a.face[:, :51].std(axis=0).max() > 0.05  # the mouth really moves
@@ -26,17 +26,19 @@ def test_facegood_to_livelink_to_beat_json_and_back(tmp_path, fixtures):
 
 
 def test_cmu_bvh_is_retargeted_to_the_canonical_skeleton(tmp_path, fixtures):
-    out = convert(fixtures / "cmu_01_01.bvh", tmp_path / "walk.bvh")
-    motion = read_bvh(out)
+    result = convert(fixtures / "cmu_01_01.bvh", tmp_path / "walk.bvh")
+    (mapping,) = result.mappings
+    assert mapping.naming == "CMU" and mapping.complete
+    motion = read_bvh(result.path)
     assert motion.skeleton.names == JOINT_NAMES
     assert motion.num_frames == 2752 and motion.fps == pytest.approx(120)
     assert np.abs(motion.rotations).max() > 0.3  # the arms and legs swing
 
 
 def test_face_and_body_join_in_a_preview(tmp_path, fixtures):
-    face = convert(fixtures / "facegood" / "bs_value_1114_3_16.npy", tmp_path / "fg.csv")
+    face = convert(fixtures / "facegood" / "bs_value_1114_3_16.npy", tmp_path / "fg.csv").path
     html = convert(face, tmp_path / "take.html", body=fixtures / "cmu_01_01.bvh",
-                   audio=fixtures / "facegood" / "1114_3_16.wav")
+                   audio=fixtures / "facegood" / "1114_3_16.wav").path
     assert html.stat().st_size > 500_000 and "umoPreview" in html.read_text(encoding="utf-8")
 
 

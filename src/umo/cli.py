@@ -80,9 +80,15 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    import logging
+
     from umo.convert import convert
 
-    print(convert(args.input, args.output, body=args.body, audio=args.audio))
+    logging.basicConfig(format="umo: warning: %(message)s", level=logging.WARNING)  # the readers' warnings
+    result = convert(args.input, args.output, body=args.body, audio=args.audio, allow_partial=args.allow_partial)
+    for mapping in result.mappings:
+        _log(f"retarget: {mapping.summary()}")
+    print(result.path)
     return 0
 
 
@@ -135,7 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="convert between animation formats (csv, bvh, json, npz, npy, html)",
                        description="Convert an animation file. Inputs: .csv (Live Link Face), .json (BEAT ARKit "
                                    "JSON), .npy (FACEGOOD weights), .bvh (any skeleton, retargeted onto the canonical "
-                                   "one by joint names: canonical, CMU, Mixamo-like), .npz (SMPL-X). Outputs: .csv, "
+                                   "one by joint roles read from names and hierarchy: BEAT/ZEGGS, CMU, Mixamo, "
+                                   "Collar/Shoulder/Elbow/Wrist, Biped, Unreal, SMPL, VRM ...), .npz (SMPL-X). Outputs: .csv, "
                                    ".json, .bvh, .npz, .html (preview). Example: umo convert face.csv take.html "
                                    "--body body.bvh --audio take.wav")
     p.add_argument("input", type=Path)
@@ -143,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body", type=Path, help="a .bvh or .npz whose body motion joins the input's face")
     p.add_argument("--audio", type=Path, help="audio of the take: attached to a preview; its length sets the "
                                               "frame rate of a BVH whose header is wrong")
+    p.add_argument("--allow-partial", action="store_true",
+                   help="convert a BVH even when its spine, head or an arm (down to the hand) finds no joint "
+                        "to drive it (that part stays at rest); refused by default")
     p.set_defaults(func=cmd_convert)
 
     from umo.eval.cli import add_bench_parser, add_eval_parser

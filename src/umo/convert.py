@@ -7,18 +7,28 @@
 
 A face file and a body file of the same take combine (``body=``); an audio file attaches sound
 and, for a BVH whose header is wrong, gives the frame rate from its length.
+
+A BVH on another skeleton is retargeted by joint roles (``umo.formats.retarget``); the
+:class:`Conversion` carries each mapping, whose ``summary()`` says what mapped. A skeleton whose
+spine, head or arms (down to the hands) do not map is refused unless ``allow_partial``. What the
+readers warn about (a header that lies, suspicious values, a partial map) is logged as a warning
+on the ``umo.convert`` logger, which the command line shows.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from umo.animation import Animation
 from umo.errors import UmoError
+from umo.formats.retarget import JointMapping
+
+log = logging.getLogger(__name__)
 
 FACE_INPUTS = (".csv", ".json", ".npy")
 BODY_INPUTS = (".bvh",)
@@ -33,8 +43,26 @@ def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
     return s
 
 
-def read_any(path: str | Path, audio_duration: float | None = None) -> tuple[Animation, set[str]]:
-    """An animation file -> (Animation on the canonical skeleton where it has a body, parts it holds)."""
+@dataclass(frozen=True)
+class Conversion:
+    """What :func:`convert` did: the file written and how each body on another skeleton was mapped."""
+
+    path: Path
+    mappings: tuple[JointMapping, ...]  # one per BVH read (the input, then --body), in that order
+
+
+def read_any(path: str | Path, audio_duration: float | None = None,
+             allow_partial: bool = False) -> tuple[Animation, set[str]]:
+    """An animation file -> (Animation on the canonical skeleton where it has a body, parts it holds).
+
+    A BVH whose skeleton misses an essential part raises UmoError unless ``allow_partial``."""
+    anim, parts, _ = read_with_mapping(path, audio_duration, allow_partial)
+    return anim, parts
+
+
+def read_with_mapping(path: str | Path, audio_duration: float | None = None,
+                      allow_partial: bool = False) -> tuple[Animation, set[str], JointMapping | None]:
+    """:func:`read_any`, and for a BVH the joint mapping onto the canonical skeleton (its report)."""
     path = Path(path)
     if not path.is_file():
         raise UmoError(f"file not found: {path}")
@@ -42,30 +70,39 @@ def read_any(path: str | Path, audio_duration: float | None = None) -> tuple[Ani
     if s == ".csv":
         from umo.formats.livelink import read_livelink
 
-        return read_livelink(path), {"face"}
+        return _logging_warnings(path, read_livelink, path), {"face"}, None
     if s == ".json":
         from umo.formats.beat_json import read_beat_json
 
-        return read_beat_json(path), {"face"}
+        return read_beat_json(path), {"face"}, None
     if s == ".npy":
         from umo.formats.facegood import read_facegood
 
-        return read_facegood(path), {"face"}
+        return read_facegood(path), {"face"}, None
     if s == ".npz":
         from umo.formats.smplx import read_smplx, smplx_to_animation
 
-        return smplx_to_animation(read_smplx(path)), {"face", "body"}
+        return smplx_to_animation(read_smplx(path)), {"face", "body"}, None
     from umo.formats.bvh import read_animation_bvh
-    from umo.formats.retarget import retarget
+    from umo.formats.retarget import map_joints, retarget
+    from umo.skeleton import canonical_skeleton
 
+    anim = _logging_warnings(path, read_animation_bvh, path, duration=audio_duration)
+    mapping = map_joints(anim.skeleton, canonical_skeleton())
+    if not anim.skeleton.is_canonical():
+        anim = _logging_warnings(path, retarget, anim, allow_partial=allow_partial)
+    return anim, {"body"}, mapping
+
+
+def _logging_warnings(path: Path, fn, *args, **kwargs):
+    """fn(*args, **kwargs), its warnings (a lying header, suspicious values, a partial map) logged
+    as warnings naming the file, each once: they are worth telling the user, without a traceback."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        anim = read_animation_bvh(path, duration=audio_duration)
-    for w in caught:  # a lying header is worth telling the user, once, without a traceback
-        print(f"umo: note: {w.message}", file=sys.stderr)
-    if not anim.skeleton.is_canonical():
-        anim = retarget(anim)
-    return anim, {"body"}
+        out = fn(*args, **kwargs)
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        log.warning("%s: %s", path.name, message.removeprefix(f"{path.name}: "))
+    return out
 
 
 def combine(face: Animation, body: Animation) -> Animation:
@@ -84,9 +121,13 @@ def combine(face: Animation, body: Animation) -> Animation:
 
 
 def convert(
-    src: str | Path, dst: str | Path, body: str | Path | None = None, audio: str | Path | None = None
-) -> Path:
-    """Reads ``src`` (and ``body``, and ``audio``), writes ``dst`` in the format of its suffix."""
+    src: str | Path, dst: str | Path, body: str | Path | None = None, audio: str | Path | None = None,
+    allow_partial: bool = False,
+) -> Conversion:
+    """Reads ``src`` (and ``body``, and ``audio``), writes ``dst`` in the format of its suffix.
+
+    allow_partial: convert a BVH whose skeleton leaves an essential part unmapped (it stays at
+    rest, with a warning) instead of refusing it."""
     from umo.constants import SAMPLE_RATE
 
     dst = Path(dst)
@@ -97,12 +138,14 @@ def convert(
 
         samples = load_audio(audio)
     duration = None if samples is None else samples.size / SAMPLE_RATE
-    anim, parts = read_any(src, duration)
+    anim, parts, mapping = read_with_mapping(src, duration, allow_partial)
+    mappings = [mapping] if mapping else []
     if body is not None:
-        body_anim, body_parts = read_any(body, duration)
+        body_anim, body_parts, body_mapping = read_with_mapping(body, duration, allow_partial)
         if "body" not in body_parts:
             raise UmoError(f"{body}: holds no body motion; give a .bvh or .npz as --body")
         anim, parts = combine(anim, body_anim), parts | {"body"}
+        mappings += [body_mapping] if body_mapping else []
     if samples is not None:
         anim = anim.copy(audio=samples, sample_rate=SAMPLE_RATE)
     if out in (".csv", ".json") and "face" not in parts:
@@ -130,4 +173,4 @@ def convert(
         from umo.preview.html import write_preview
 
         write_preview(anim if "body" in parts else anim.copy(body=None, root_pos=None), dst, title=Path(src).name)
-    return dst
+    return Conversion(dst, tuple(mappings))

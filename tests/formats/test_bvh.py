@@ -202,3 +202,61 @@ def test_good_minimal_file_and_missing_file(tmp_path):
     np.testing.assert_allclose(np.degrees(m.rotations[1, 1]), [0, 0, 20])
     with pytest.raises(UmoError, match="cannot read"):
         read_bvh(tmp_path / "missing.bvh")
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("0 91 0 0 0 0 20 0 0", "0 1e308 0 0 0 0 20 0 0", r"line 20, Hips Yposition: 1e\+308 is not a plausible value"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 0 0 -2e6 0 0", r"line 20, Spine Zrotation: -2e\+06 is not a plausible"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 0 0 nan 0 0", r"line 20, Spine Zrotation: NaN or inf"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 0 0 -inf 0 0", r"line 20, Spine Zrotation: NaN or inf"),
+        ("OFFSET 0 10 0", "OFFSET 0 1e308 0", "line 8: OFFSET values '0 1e308 0' are not plausible"),
+        ("OFFSET 0 10 0", "OFFSET 0 nan 0", "line 8: OFFSET values '0 nan 0' are not plausible"),
+        ("Frame Time: 0.0333333", "Frame Time: 1e-300", "Frame Time is 1e-300 s, not a capture period"),
+        ("Frame Time: 0.0333333", "Frame Time: 0", "Frame Time is 0 s, not a capture period"),
+        ("Frame Time: 0.0333333", "Frame Time: -0.04", "Frame Time is -0.04 s, not a capture period"),
+        ("Frame Time: 0.0333333", "Frame Time: nan", "Frame Time is nan s, not a capture period"),
+        ("Frame Time: 0.0333333", "Frame Time: inf", "Frame Time is inf s, not a capture period"),
+        ("Frame Time: 0.0333333", "Frame Time: 1e300", "Frame Time is 1e\\+300 s, not a capture period"),
+        ("CHANNELS 3 Zrotation", "CHANNELS ³ Zrotation", "CHANNELS count '³' is not a number"),
+    ],
+)
+def test_absurd_values_and_frame_times_are_errors(tmp_path, old, new, message):
+    path = tmp_path / "bad.bvh"
+    assert old in _GOOD
+    path.write_text(_GOOD.replace(old, new), encoding="utf-8")
+    with pytest.raises(UmoError, match=message):
+        read_bvh(path)
+
+
+def test_absurd_frame_time_is_only_a_warning_when_the_audio_gives_the_rate(tmp_path):
+    path = tmp_path / "t.bvh"
+    path.write_text(_GOOD.replace("Frame Time: 0.0333333", "Frame Time: 0"))
+    with pytest.warns(UserWarning, match="Frame Time 0 is no capture period; using 30 fps"):
+        assert read_bvh(path, duration=2 / 30).fps == 30
+    with pytest.raises(UmoError, match="not a capture rate"):
+        read_bvh(path, duration=1e-9)
+    for bad in (0.0, -1.0, float("nan"), float("inf")):
+        with pytest.raises(UmoError, match="fps must be a positive number"):
+            read_bvh(path, fps=bad)
+        with pytest.raises(UmoError, match="duration must be a positive number"):
+            read_bvh(path, duration=bad)
+
+
+@pytest.mark.parametrize(
+    "old, new, message",
+    [
+        ("Frame Time: 0.0333333", "Frame Time: 0.5", "2 frames per second is an unusual capture rate"),
+        ("Frame Time: 0.0333333", "Frame Time: 0.0002", "5000 frames per second is an unusual capture rate"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 0 0 0 0 7200 0 0", "Spine Zrotation reaches 7200 degrees, past ten turns"),
+        ("0 91 0 0 0 0 20 0 0", "0 91 90000 0 0 0 20 0 0", "Hips Zposition reaches 90000, 9000 times the length"),
+        ("Frames: 2", "Frames: 1e400", "header says 1000000000000000000 frames, the file holds 2"),
+    ],
+)
+def test_suspicious_values_are_warned_about(tmp_path, old, new, message):
+    path = tmp_path / "odd.bvh"
+    assert old in _GOOD
+    path.write_text(_GOOD.replace(old, new))
+    with pytest.warns(UserWarning, match=message):
+        read_bvh(path)

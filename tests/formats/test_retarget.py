@@ -1,8 +1,8 @@
-"""Retargeting: CMU capture onto the canonical skeleton, rest-pose differences, name maps."""
+"""Retargeting: CMU capture onto the canonical skeleton, rest-pose differences, roles from names and
+structure, the mapping report and the refusal of partial maps."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,15 @@ from scipy.spatial.transform import Rotation
 from umo.animation import Animation
 from umo.errors import UmoError
 from umo.formats.bvh import read_animation_bvh
-from umo.formats.retarget import MIXAMO_TO_CANONICAL, hip_height, map_joints, retarget
+from umo.formats.retarget import (
+    JointMapping,
+    hip_height,
+    infer_roles,
+    map_joints,
+    parse_name,
+    retarget,
+    world_alignment,
+)
 from umo.skeleton import Skeleton, canonical_skeleton, rotvec_to_matrix
 
 
@@ -40,7 +48,7 @@ def _direction_cosines(pos_a, a_from, a_to, pos_b, b_from, b_to):
 
 def test_cmu_map_is_picked_and_reports_unmapped(cmu):
     m = map_joints(cmu.skeleton, canonical_skeleton())
-    assert m.naming == "cmu"
+    assert m.naming == "CMU" and m.complete
     named = m.named_pairs()
     assert named["LowerBack"] == "Spine" and named["LeftFingerBase"] == "LeftHand"
     assert named["LThumb"] == "LeftHandThumb1" and named["RightForeArm"] == "RightForeArm"
@@ -93,7 +101,7 @@ def test_canonical_to_canonical_is_identity():
     anim.body[:] = rng.normal(0, 0.5, anim.body.shape)
     anim.root_pos[:] += rng.normal(0, 5, (20, 3))
     out = retarget(anim)
-    assert map_joints(anim.skeleton, canonical_skeleton()).naming == "identity"
+    assert map_joints(anim.skeleton, canonical_skeleton()).naming == "canonical"
     np.testing.assert_allclose(rotvec_to_matrix(out.body), rotvec_to_matrix(anim.body), atol=1e-10)
     np.testing.assert_allclose(out.root_pos, anim.root_pos)
     np.testing.assert_array_equal(out.face, anim.face)
@@ -105,17 +113,19 @@ def _renamed(skeleton: Skeleton, names) -> Skeleton:
 
 def test_mixamo_names_with_prefix():
     sk = canonical_skeleton()
-    to_mixamo = {v: k for k, v in MIXAMO_TO_CANONICAL.items()}
-    names = [f"mixamorig:{to_mixamo.get(n, n)}" if n != "Spine2" else "mixamorig:Chest_Extra" for n in sk.names]
-    source = _renamed(sk, names)
+    # Mixamo spells three spine joints Spine, Spine1, Spine2 (the last is the chest, canonical Spine3)
+    to_mixamo = {"Spine3": "Spine2", "Spine2": "Chest_Extra", "HeadEnd": "HeadTop_End",
+                 "LeftToeBaseEnd": "LeftToe_End", "RightToeBaseEnd": "RightToe_End"}
+    source = _renamed(sk, [f"mixamorig:{to_mixamo.get(n, n)}" for n in sk.names])
     rng = np.random.default_rng(4)
     body = rng.normal(0, 0.4, (10, sk.num_joints, 3))
-    body[:, sk.index("Spine2")] = 0.0  # the one canonical joint Mixamo lacks must not move here
     anim = Animation(fps=30, face=np.zeros((10, 52)), head=np.zeros((10, 3)), eyes=np.zeros((10, 6)),
                      body=body, skeleton=source)
     m = map_joints(source, sk)
-    assert m.naming == "mixamo" and m.unmapped_target == ("Spine2",)
-    assert m.named_pairs()["mixamorig:Spine2"] == "Spine3"
+    assert m.naming == "Mixamo" and m.unmapped_target == () and m.complete
+    named = m.named_pairs()
+    assert named["mixamorig:Spine2"] == "Spine3" and named["mixamorig:HeadTop_End"] == "HeadEnd"
+    assert named["mixamorig:Chest_Extra"] == "Spine2"  # an unknown name between spine joints is spine
     out = retarget(anim)
     np.testing.assert_allclose(out.joint_positions(), anim.joint_positions(), atol=1e-9)
 
@@ -144,12 +154,22 @@ def test_a_pose_source_drives_t_pose_target():
     np.testing.assert_allclose(fore / np.linalg.norm(fore), [np.sqrt(0.5), -np.sqrt(0.5), 0], atol=1e-9)
 
 
-def test_explicit_map_and_errors(cmu, caplog):
+def test_explicit_map_partial_is_refused_unless_allowed(cmu):
     sk = canonical_skeleton()
-    with caplog.at_level(logging.INFO, logger="umo.formats.retarget"):
-        out = retarget(cmu, joint_map={"Hips": "Hips", "LowerBack": "Spine", "LeftArm": "LeftArm"})
-    assert "72 target joints stay at rest" in caplog.text
+    three = {"Hips": "Hips", "LowerBack": "Spine", "LeftArm": "LeftArm"}
+    with pytest.raises(UmoError, match=r"no source joint for the head \(Head\), left arm \(LeftForeArm, "
+                                       r"LeftHand\), right arm \(RightArm, RightForeArm, RightHand\).*allow_partial"):
+        retarget(cmu, joint_map=three)
+    with pytest.warns(UserWarning, match="partial retarget.*stay at rest"):
+        out = retarget(cmu, joint_map=three, allow_partial=True)
+    m = map_joints(cmu.skeleton, sk, three)
+    assert m.naming == "explicit" and len(m.unmapped_target) == 72 and not m.complete
+    assert "72 of 75" not in m.summary() and "3 of 31 source joints drive 3 of 75" in m.summary()
     assert not out.body[:, sk.index("RightArm")].any()
+
+
+def test_explicit_map_errors(cmu):
+    sk = canonical_skeleton()
     with pytest.raises(UmoError, match="source skeleton lacks"):
         retarget(cmu, joint_map={"Hip": "Hips"})
     with pytest.raises(UmoError, match="target skeleton lacks"):
@@ -163,3 +183,138 @@ def test_explicit_map_and_errors(cmu, caplog):
         retarget(anim)
     with pytest.raises(UmoError, match="no body"):
         retarget(Animation.neutral(3, with_body=False))
+
+
+# --- names and roles ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name, side, key", [
+    ("mixamorig:LeftForeArm", "Left", "forearm"),
+    ("mixamorig1_LeftArm", "Left", "arm"),
+    ("Bip01 L UpperArm", "Left", "upperarm"),
+    ("Bip001 R Forearm", "Right", "forearm"),
+    ("lowerarm_l", "Left", "lowerarm"),
+    ("leftLowerArm", "Left", "lowerarm"),
+    ("left_elbow", "Left", "elbow"),
+    ("Forearm.R", "Right", "forearm"),
+    ("J_Bip_L_UpperArm", "Left", "upperarm"),
+    ("LThumb", "Left", "thumb"),
+    ("lhumerus", "Left", "humerus"),
+    ("rfoot", "Right", "foot"),
+    ("LowerBack", "", "lowerback"),
+    ("radius_bone", "", "radiusbone"),
+    ("spine_01", "", "spine01"),
+    ("Bip01", "", ""),
+])
+def test_names_are_normalised(name, side, key):
+    parsed = parse_name(name)
+    assert (parsed.side, parsed.key) == (side, key)
+
+
+def test_kinds_and_fingers():
+    assert parse_name("LeftHip").kind == "thigh" and parse_name("Hip").kind == "hips"
+    assert parse_name("Bip01 L Finger12").finger == "Index" and parse_name("Bip01 L Finger0Nub").finger == "Thumb"
+    assert parse_name("leftLittleProximal").finger == "Pinky" and parse_name("LFingers").finger == "Middle"
+    assert parse_name("upperarm_twist_01_l").kind is None and parse_name("upperarm_twist_01_l").helper
+    assert parse_name("HeadTop_End").kind == "headend" and parse_name("LeftToe_End").kind == "toeend"
+
+
+def test_canonical_roles_are_the_names():
+    sk = canonical_skeleton()
+    assert infer_roles(sk) == dict(enumerate(sk.names))
+
+
+def _skeleton(rows):
+    names = tuple(r[0] for r in rows)
+    parents = tuple(-1 if r[1] is None else names.index(r[1]) for r in rows)
+    offsets = np.array([r[2] for r in rows], dtype=np.float64)
+    return Skeleton(names, parents, offsets, {j: offsets[j] * 0.5 for j in range(len(names)) if j not in parents})
+
+
+def _arms(collar, shoulder, elbow, wrist, parent):
+    rows = []
+    for side, sign in (("Left", 1), ("Right", -1)):
+        chain = [(f"{side}{collar}", parent, (sign * 3, 15, 0)), (f"{side}{shoulder}", f"{side}{collar}", (sign * 12, 0, 0)),
+                 (f"{side}{elbow}", f"{side}{shoulder}", (sign * 28, 0, 0)), (f"{side}{wrist}", f"{side}{elbow}", (sign * 25, 0, 0))]
+        rows += chain
+    return rows
+
+
+def test_shoulder_is_the_upper_arm_under_a_collar_and_the_clavicle_above_an_arm():
+    trunk = [("Hips", None, (0, 0, 0)), ("Chest", "Hips", (0, 20, 0)), ("Neck", "Chest", (0, 20, 0)),
+             ("Head", "Neck", (0, 8, 0))]
+    collar = _skeleton(trunk + _arms("Collar", "Shoulder", "Elbow", "Wrist", "Chest"))
+    roles = {collar.names[j]: r for j, r in infer_roles(collar).items()}
+    assert roles["LeftCollar"] == "LeftShoulder" and roles["LeftShoulder"] == "LeftArm"
+    assert roles["RightElbow"] == "RightForeArm" and roles["RightWrist"] == "RightHand"
+    assert roles["Chest"] == "Spine" and roles["Neck"] == "Neck"
+    beat = _skeleton(trunk + _arms("Shoulder", "Arm", "ForeArm", "Hand", "Chest"))
+    roles = {beat.names[j]: r for j, r in infer_roles(beat).items()}
+    assert roles["LeftShoulder"] == "LeftShoulder" and roles["LeftArm"] == "LeftArm"
+    # no clavicle at all: the joint above the elbow is the upper arm, whatever it is called
+    bare = _skeleton(trunk + [(r[0], "Chest" if "X" in (r[1] or "") else r[1], r[2])
+                              for r in _arms("X", "Shoulder", "Elbow", "Wrist", "Chest") if "X" not in r[0]])
+    roles = {bare.names[j]: r for j, r in infer_roles(bare).items()}
+    assert roles["LeftShoulder"] == "LeftArm" and "LeftShoulder" not in roles.values()
+
+
+def test_missing_hands_are_refused_with_the_parts_named():
+    trunk = [("Hips", None, (0, 0, 0)), ("Spine", "Hips", (0, 20, 0)), ("Neck", "Spine", (0, 20, 0)),
+             ("Head", "Neck", (0, 8, 0))]
+    paws = _skeleton(trunk + _arms("Collar", "Shoulder", "Elbow", "Paw", "Spine"))  # "Paw" is nothing we know
+    anim = Animation(fps=30, face=np.zeros((4, 52)), head=np.zeros((4, 3)), eyes=np.zeros((4, 6)),
+                     body=np.zeros((4, paws.num_joints, 3)), skeleton=paws)
+    m = map_joints(paws, canonical_skeleton())
+    assert set(m.missing_essential) == {"left arm", "right arm"}
+    assert "MISSING left arm (LeftArm, LeftForeArm, LeftHand)" in m.summary()
+    with pytest.raises(UmoError, match=r"left arm \(LeftArm, LeftForeArm, LeftHand\).*LeftShoulder, LeftElbow"):
+        retarget(anim)
+
+
+def test_z_up_source_facing_minus_y_is_turned_upright():
+    """A 3ds Max-style source: Z up, facing -Y. The canonical result stands Y up, facing +Z."""
+    sk = canonical_skeleton()
+    to_z_up = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
+    source = Skeleton(tuple(f"rig:{n}" for n in sk.names), sk.parents, sk.offsets @ to_z_up.T,
+                      {j: to_z_up @ e for j, e in sk.end_sites.items()})
+    rng = np.random.default_rng(8)
+    body = rng.normal(0, 0.3, (12, sk.num_joints, 3))
+    root = np.tile([0.0, 95.0, 0.0], (12, 1)) + rng.normal(0, 3, (12, 3))
+    upright = Animation(fps=30, face=np.zeros((12, 52)), head=np.zeros((12, 3)), eyes=np.zeros((12, 6)),
+                        body=body, root_pos=root)
+    lying = upright.copy(body=body @ to_z_up.T, root_pos=root @ to_z_up.T, skeleton=source)
+    np.testing.assert_allclose(world_alignment(map_joints(source, sk)), to_z_up.T, atol=1e-12)
+    out = retarget(lying)
+    np.testing.assert_allclose(out.joint_positions(), upright.joint_positions(), atol=1e-9)
+
+
+def test_root_follows_the_hips_when_the_root_is_on_the_floor():
+    """Unreal-style: a root joint on the floor, the pelvis 96 cm above it."""
+    sk = canonical_skeleton()
+    names = ("root",) + tuple(f"{n}" for n in sk.names)
+    parents = (-1,) + tuple(p + 1 for p in sk.parents)
+    offsets = np.vstack([[0, 0, 0], [0, 95.0, 0], sk.offsets[1:]])
+    source = Skeleton(names, parents, offsets, {j + 1: e for j, e in sk.end_sites.items()})
+    rng = np.random.default_rng(9)
+    body = np.concatenate([np.zeros((6, 1, 3)), rng.normal(0, 0.3, (6, sk.num_joints, 3))], axis=1)
+    walk = np.stack([np.linspace(0, 50, 6), np.zeros(6), np.zeros(6)], axis=1)
+    anim = Animation(fps=30, face=np.zeros((6, 52)), head=np.zeros((6, 3)), eyes=np.zeros((6, 6)),
+                     body=body, root_pos=walk, skeleton=source)
+    m = map_joints(source, sk)
+    assert m.named_pairs()["Hips"] == "Hips" and m.unused_source == ("root",)
+    out = retarget(anim)
+    np.testing.assert_allclose(out.root_pos, walk + [0, 95.0, 0], atol=1e-9)
+    np.testing.assert_allclose(out.joint_positions(), anim.joint_positions()[:, 1:], atol=1e-9)
+
+
+def test_onto_a_non_canonical_target():
+    """Roles are read on both sides: canonical motion onto a Mixamo-named target."""
+    sk = canonical_skeleton()
+    mixamo = _renamed(sk, [f"mixamorig:{ {'Spine3': 'Spine2', 'Spine2': 'Chest'}.get(n, n)}" for n in sk.names])
+    rng = np.random.default_rng(10)
+    anim = Animation.neutral(5)
+    anim.body[:] = rng.normal(0, 0.3, anim.body.shape)
+    m = map_joints(sk, mixamo)
+    assert isinstance(m, JointMapping) and len(m.pairs) == 75 and m.complete
+    out = retarget(anim, target=mixamo)
+    np.testing.assert_allclose(out.joint_positions(), anim.joint_positions(), atol=1e-9)

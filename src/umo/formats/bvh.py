@@ -12,6 +12,11 @@ Headers lie: the BEAT take ``2_scott_0_1_1.bvh`` says ``Frames: 7669`` at 120 fp
 at 15 fps. The reader trusts the rows; the rate comes from ``fps`` if given, else from the audio's
 ``duration``, else from ``Frame Time``.
 
+Values are checked, as a corrupt file must not become a silent wrong take: NaN, infinities, values
+beyond ``MAX_ABS_VALUE`` (a 1e308 overflows forward kinematics) and Frame Times that are no capture
+period (0, negative, NaN, 1e-300) are errors; rates outside ``PLAUSIBLE_FPS``, rotations past ten
+turns and positions far beyond the skeleton's size are warned about.
+
 Units are the file's own (BEAT: cm; CMU: about 1/0.45 inch): nothing is rescaled here.
 Dimension letters: T frames, J joints, C channels.
 """
@@ -34,6 +39,12 @@ STANDARD_RATES: tuple[int, ...] = (15, 20, 24, 25, 30, 50, 60, 100, 120)
 DURATION_SNAP = 0.03  # frames/duration within 3 % of a standard rate is that rate (audio pads the end)
 FRAME_TIME_SNAP = 0.0005  # 1/Frame Time within 0.05 % (a printed, rounded period) is that rate
 WRITE_ORDER = "ZXY"  # Euler order umo writes: the middle axis X is the arms' twist, rarely near 90 degrees
+# Sanity bounds. No capture comes near these; a value past them is a corrupt file, not motion.
+MAX_ABS_VALUE = 1e6  # degrees or file units (10 km in cm, 1000 km in mm would still be absurd)
+ABSURD_FPS = (0.01, 100_000.0)  # a rate outside is not a capture rate: an error
+PLAUSIBLE_FPS = (10.0, 1000.0)  # a rate outside is possible but suspicious: a warning
+SUSPICIOUS_DEGREES = 3600.0  # unwrapped angles past ten turns: warned about
+SUSPICIOUS_REACH = 1000.0  # positions past this many times the skeleton's size: wrong units? warned about
 
 _POSITION = ("Xposition", "Yposition", "Zposition")
 _ROTATION = ("Xrotation", "Yrotation", "Zrotation")
@@ -170,33 +181,69 @@ def read_bvh(path: str | Path, fps: float | None = None, duration: float | None 
     num_channels = sum(len(c) for c in channels)
 
     header_frames, frame_time, first_data = _parse_motion_header(path, lines, motion_line)
-    frames = _parse_frames(path, lines, first_data, num_channels)
+    labels = [f"{skeleton.names[j]} {c}" for j, chans in enumerate(channels) for c in chans]
+    frames = _parse_frames(path, lines, first_data, labels)
     if frames.shape[0] == 0:
         raise UmoError(f"{path}: the MOTION section has no frames")
     if header_frames != frames.shape[0]:
         warnings.warn(f"{path.name}: header says {header_frames} frames, the file holds {frames.shape[0]}; "
                       "using the rows", stacklevel=2)
+    _warn_suspicious_values(path, skeleton, labels, frames)
     rate = _frame_rate(path, frames.shape[0], frame_time, fps, duration)
     return BvhMotion(skeleton, tuple(channels), rate, frames)
 
 
 def _frame_rate(path: Path, num_frames: int, frame_time: float, fps: float | None, duration: float | None) -> float:
     if fps is not None:
-        if not fps > 0:
-            raise UmoError(f"fps must be positive, got {fps}")
+        if not (np.isfinite(fps) and fps > 0):
+            raise UmoError(f"fps must be a positive number, got {fps}")
         return float(fps)
-    header_rate = _snap(1.0 / frame_time, FRAME_TIME_SNAP) if frame_time > 0 else None
+    header_rate = None
+    if np.isfinite(frame_time) and frame_time > 0:
+        raw = 1.0 / frame_time
+        if ABSURD_FPS[0] <= raw <= ABSURD_FPS[1]:
+            header_rate = _snap(raw, FRAME_TIME_SNAP)
     if duration is not None:
-        if not duration > 0:
-            raise UmoError(f"duration must be positive, got {duration}")
+        if not (np.isfinite(duration) and duration > 0):
+            raise UmoError(f"duration must be a positive number of seconds, got {duration}")
         rate = _snap(num_frames / duration, DURATION_SNAP)
-        if header_rate is not None and abs(rate - header_rate) > DURATION_SNAP * rate:
+        if not (ABSURD_FPS[0] <= rate <= ABSURD_FPS[1]):
+            raise UmoError(f"{path}: {num_frames} frames over {duration:g} s make {rate:g} frames per second, "
+                           "not a capture rate: is this the right audio?")
+        if header_rate is None:
+            warnings.warn(f"{path.name}: Frame Time {frame_time:g} is no capture period; using {rate:g} fps from "
+                          "the audio's length", stacklevel=3)
+        elif abs(rate - header_rate) > DURATION_SNAP * rate:
             warnings.warn(f"{path.name}: Frame Time says {header_rate:g} fps, but {num_frames} frames over "
                           f"{duration:g} s make {rate:g} fps; using {rate:g}", stacklevel=3)
-        return rate
-    if header_rate is None:
-        raise UmoError(f"{path}: Frame Time is {frame_time}, not a positive period; pass fps= or duration=")
-    return header_rate
+    elif header_rate is None:
+        raise UmoError(f"{path}: Frame Time is {frame_time:g} s, not a capture period (it must be a positive "
+                       f"number of seconds giving {ABSURD_FPS[0]:g} to {ABSURD_FPS[1]:g} frames per second); "
+                       "pass fps=, or the take's audio (umo convert --audio) to take the rate from its length")
+    else:
+        rate = header_rate
+    if not (PLAUSIBLE_FPS[0] <= rate <= PLAUSIBLE_FPS[1]):
+        warnings.warn(f"{path.name}: {rate:g} frames per second is an unusual capture rate (expected "
+                      f"{PLAUSIBLE_FPS[0]:g} to {PLAUSIBLE_FPS[1]:g}); check Frame Time", stacklevel=3)
+    return rate
+
+
+def _warn_suspicious_values(path: Path, skeleton: Skeleton, labels: list[str], frames: np.ndarray) -> None:
+    """Warn about rotations past ten turns and positions far beyond the skeleton's size."""
+    is_rot = np.array([lab.endswith("rotation") for lab in labels], dtype=bool)
+    if is_rot.any():
+        rot = np.abs(frames[:, is_rot]).max(axis=0)
+        if rot.max() > SUSPICIOUS_DEGREES:
+            k = int(np.flatnonzero(is_rot)[np.argmax(rot)])
+            warnings.warn(f"{path.name}: {labels[k]} reaches {rot.max():g} degrees, past ten turns: unwrapped "
+                          "angles, or a corrupt file?", stacklevel=3)
+    if (~is_rot).any():
+        size = np.abs(skeleton.offsets).sum()  # the length of all bones: at least the skeleton's reach
+        pos = np.abs(frames[:, ~is_rot]).max(axis=0)
+        if size > 0 and pos.max() > SUSPICIOUS_REACH * size:
+            k = int(np.flatnonzero(~is_rot)[np.argmax(pos)])
+            warnings.warn(f"{path.name}: {labels[k]} reaches {pos.max():g}, {pos.max() / size:.0f} times the "
+                          "length of all the skeleton's bones: wrong units, or a corrupt file?", stacklevel=3)
 
 
 def _snap(rate: float, tolerance: float) -> float:
@@ -232,9 +279,13 @@ def _parse_hierarchy(path: Path, lines: list[str]) -> tuple[Skeleton, list[tuple
 
     def numbers(vals: list[str], line: int, what: str) -> list[float]:
         try:
-            return [float(v) for v in vals]
+            out = [float(v) for v in vals]
         except ValueError:
             raise UmoError(f"{path}, line {line}: {what} {' '.join(vals)!r} are not numbers") from None
+        if not all(abs(v) <= MAX_ABS_VALUE for v in out):  # also NaN
+            raise UmoError(f"{path}, line {line}: {what} {' '.join(vals)!r} are not plausible (NaN, infinite or "
+                           f"beyond {MAX_ABS_VALUE:g}): the file is corrupt")
+        return out
 
     while i < len(tokens):
         tok, line = tokens[i]
@@ -284,7 +335,7 @@ def _parse_hierarchy(path: Path, lines: list[str]) -> tuple[Skeleton, list[tuple
             if not stack or not isinstance(stack[-1], int):
                 raise UmoError(f"{path}, line {line}: CHANNELS outside a joint")
             count = need(1, "CHANNELS", line)[0]
-            if not count.isdigit():
+            if not (count.isascii() and count.isdigit()):
                 raise UmoError(f"{path}, line {line}: CHANNELS count {count!r} is not a number")
             chans = tuple(need(1 + int(count), "CHANNELS", line)[1:])
             for c in chans:
@@ -323,14 +374,19 @@ def _parse_motion_header(path: Path, lines: list[str], motion_line: int) -> tupl
     if len(values) < 2:
         raise UmoError(f"{path}: the MOTION section lacks 'Frames:' or 'Frame Time:'")
     try:
-        return int(float(values["frames"])), float(values["frame time"]), k
-    except ValueError:
+        # Frames only feeds a warning when it disagrees with the rows: any number will do.
+        header_frames = int(min(max(float(values["frames"]), -1e18), 1e18))
+        return header_frames, float(values["frame time"]), k
+    except ValueError:  # also int(nan)
         raise UmoError(f"{path}: 'Frames: {values['frames']}' / 'Frame Time: {values['frame time']}' "
                        "are not numbers") from None
 
 
-def _parse_frames(path: Path, lines: list[str], first: int, num_channels: int) -> np.ndarray:
-    """(T, C) values of the data rows; UmoError with the line number of a bad row."""
+def _parse_frames(path: Path, lines: list[str], first: int, labels: list[str]) -> np.ndarray:
+    """(T, C) values of the data rows; UmoError with the line number of a bad row.
+
+    labels: "joint channel" of each column, for the messages."""
+    num_channels = len(labels)
     rows = [(k, line.split()) for k, line in enumerate(lines[first:], start=first + 1) if line.strip()]
     for k, vals in rows:
         if len(vals) != num_channels:
@@ -347,8 +403,12 @@ def _parse_frames(path: Path, lines: list[str], first: int, num_channels: int) -
                 except ValueError:
                     raise UmoError(f"{path}, line {k}: {v!r} is not a number") from None
         raise
-    if not np.all(np.isfinite(frames)):
-        raise UmoError(f"{path}, line {rows[int(np.argwhere(~np.isfinite(frames))[0, 0])][0]}: NaN or inf value")
+    bad = ~(np.abs(frames) <= MAX_ABS_VALUE)  # NaN, infinities and absurd magnitudes
+    if bad.any():
+        r, c = (int(i) for i in np.argwhere(bad)[0])
+        what = "NaN or inf value" if not np.isfinite(frames[r, c]) else f"{frames[r, c]:g} is not a plausible value"
+        raise UmoError(f"{path}, line {rows[r][0]}, {labels[c]}: {what} (values must be finite, within "
+                       f"{MAX_ABS_VALUE:g} degrees or file units): the file is corrupt")
     return frames
 
 
