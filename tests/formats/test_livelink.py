@@ -100,7 +100,10 @@ def _good_csv(tmp_path, frames=3):
     "mutate, message",
     [
         (lambda L: [], "empty"),
-        (lambda L: [L[0].replace("JawOpen", "jawOpen")] + L[1:], "column 20 is 'jawOpen'"),
+        (lambda L: [L[0].replace("JawOpen", "JawOpn")] + L[1:], "column 20 is 'JawOpn'.*not a Live Link column"),
+        (lambda L: [L[0].replace("BlendshapeCount", "BlendShapes")] + L[1:], "column 2 is 'BlendShapes'"),
+        (lambda L: L[:1], "not followed by any frame"),
+        (lambda L: [L[0]] + ["00:00:00:00.000" + r[r.index(","):] for r in L[1:]], None),
         (lambda L: [L[0].replace(",TongueOut", "")] + [r.rsplit(",", 1)[0] for r in L[1:]], "TongueOut"),
         (lambda L: [L[0] + ",Extra"] + [r + ",0" for r in L[1:]], "extra Extra"),
         (lambda L: [L[0].replace("EyeBlinkLeft,EyeLookDownLeft", "EyeLookDownLeft,EyeBlinkLeft")] + L[1:],
@@ -114,8 +117,54 @@ def _good_csv(tmp_path, frames=3):
 def test_wrong_layout_names_the_problem(tmp_path, mutate, message):
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(mutate(_good_csv(tmp_path))) + "\n")
+    if message is None:  # every row on one timecode: a file to read, at a guessed rate
+        with pytest.warns(UserWarning, match="rate is a guess"):
+            assert read_livelink(bad).num_frames == 3
+        return
     with pytest.raises(UmoError, match=message):
         read_livelink(bad)
+
+
+@pytest.mark.parametrize("count", ["BlendShapeCount", "BlendshapeCount", "blendshapecount", "BLENDSHAPECOUNT"])
+def test_header_case_does_not_matter(tmp_path, count):
+    """The iPhone app writes BlendShapeCount in some versions; other tools lower-case every name."""
+    lines = _good_csv(tmp_path, frames=70)
+    header = lines[0].replace("BlendshapeCount", count)
+    if count.islower():
+        header = header.lower()
+    path = tmp_path / "case.csv"
+    path.write_bytes(("\r\n".join([header] + lines[1:]) + "\r\n").encode())
+    anim = read_livelink(path)
+    assert anim.num_frames == 70 and anim.fps == 60
+
+
+def test_file_without_head_and_eye_columns(tmp_path):
+    rng = np.random.default_rng(1)
+    anim = Animation(fps=60, face=rng.uniform(0, 1, (70, 52)), head=np.zeros((70, 3)), eyes=np.zeros((70, 6)))
+    write_livelink(anim, tmp_path / "full.csv")
+    full = (tmp_path / "full.csv").read_text().splitlines()
+    for count in ("52", "61"):
+        rows = [",".join(r.split(",")[:54]).replace(",61,", f",{count},", 1) for r in full]
+        (tmp_path / "face.csv").write_text("\n".join(rows) + "\n")
+        back = read_livelink(tmp_path / "face.csv")
+        np.testing.assert_allclose(back.face, anim.face, atol=1e-9)
+        assert not back.head.any() and not back.eyes.any()
+    rows = [",".join(r.split(",")[:54]).replace(",61,", ",53,", 1) for r in full]
+    (tmp_path / "face.csv").write_text("\n".join(rows) + "\n")
+    with pytest.raises(UmoError, match="line 2: BlendshapeCount is 53, expected 52 or 61"):
+        read_livelink(tmp_path / "face.csv")
+
+
+@pytest.mark.filterwarnings("ignore:the timecodes cover less than a second")
+def test_timecodes_that_are_no_frame_clock(tmp_path):
+    lines = _good_csv(tmp_path, frames=70)
+    rows = [f"00:00:{k // 600:02d}:00.{k % 600:03d}" + r[r.index(","):] for k, r in enumerate(lines[1:])]
+    (tmp_path / "x.csv").write_text("\n".join([lines[0]] + rows) + "\n")
+    with pytest.raises(UmoError, match="not a capture rate; pass fps="):
+        read_livelink(tmp_path / "x.csv")
+    assert read_livelink(tmp_path / "x.csv", fps=60).fps == 60
+    with pytest.raises(UmoError, match="fps must be a positive number"):
+        read_livelink(tmp_path / "x.csv", fps=float("inf"))
 
 
 def test_missing_file_is_a_user_error(tmp_path):

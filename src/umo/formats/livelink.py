@@ -5,12 +5,18 @@ Layout (one header line, then one row per frame)::
     Timecode,BlendshapeCount,EyeBlinkLeft,...,TongueOut,HeadYaw,HeadPitch,HeadRoll,LeftEyeYaw,...,RightEyeRoll
     18:43:58:59.723,61,0.0000000000,...
 
-- the header is exactly ``umo.constants.LIVELINK_COLUMNS`` (63 columns);
-- ``BlendshapeCount`` is 61 on every row (52 blendshapes + 9 head/eye curves);
+- the header is ``umo.constants.LIVELINK_COLUMNS`` (63 columns). Names are matched without regard
+  to case: the app writes ``BlendShapeCount`` in some versions, ``BlendshapeCount`` in others, and
+  other tools lower-case names. Files without the 9 head/eye columns (54 columns, from other
+  tools) are read too, with head and eyes at rest;
+- ``BlendshapeCount`` is 61 on every row (52 blendshapes + 9 head/eye curves); 52 or 61 in a file
+  without the head/eye columns;
 - ``Timecode`` is ``HH:MM:SS:FF.mmm``: ``FF`` is the frame within the second at the timecode rate and
   ``.mmm`` a fraction of a frame. The iPhone's capture clock drifts against the timecode, so the
   fraction creeps up by about 0.002 frame per row (see the takes in ``data/livelink_noaudio``);
 - values are written with 10 decimals; face weights in [0, 1], head and eye angles in radians.
+
+umo writes the header exactly as ``LIVELINK_COLUMNS`` spells it, with LF line ends; it reads CRLF.
 
 An :class:`~umo.animation.Animation` read from a file keeps the timecodes verbatim, so writing it back
 reproduces the file; frame ``i`` of the Animation is at ``i / fps`` whatever the timecodes say.
@@ -39,6 +45,8 @@ LIVELINK_APP_FPS = 60  # the iPhone app's recording rate
 _TIMECODE = re.compile(r"^(\d{1,3}):(\d{2}):(\d{2})[:;](\d{2,3})(?:\.(\d+))?$")
 _DECIMALS = 10  # what the iPhone writes
 _NUM_VALUES = len(LIVELINK_COLUMNS) - 2  # 61 curves after Timecode and BlendshapeCount
+_FACE_ONLY_COLUMNS = LIVELINK_COLUMNS[:2 + NUM_BLENDSHAPES]  # other tools: no head/eye columns
+MIN_FPS, MAX_FPS = 1.0, 1000.0  # rows per second the timecodes may give; beyond, they are no frame clock
 
 
 def read_livelink(path: str | Path, fps: float | None = None) -> Animation:
@@ -61,28 +69,32 @@ def read_livelink(path: str | Path, fps: float | None = None) -> Animation:
     if not lines:
         raise UmoError(f"{path} is empty: a Live Link Face CSV starts with the header "
                        f"'{','.join(LIVELINK_COLUMNS[:3])},...'")
-    _check_header(path, [c.strip() for c in lines[0].split(",")])
+    columns = _check_header(path, [c.strip() for c in lines[0].split(",")])
 
     rows = [line.split(",") for line in lines[1:]]
+    if not rows:
+        raise UmoError(f"{path}: the header is not followed by any frame")
     for k, row in enumerate(rows):
-        if len(row) != len(LIVELINK_COLUMNS):
-            raise UmoError(f"{path}, line {k + 2}: {len(row)} values, expected {len(LIVELINK_COLUMNS)} "
+        if len(row) != len(columns):
+            raise UmoError(f"{path}, line {k + 2}: {len(row)} values, expected {len(columns)} "
                            "(one per header column)")
     timecodes = tuple(row[0].strip() for row in rows)
     for k, tc in enumerate(timecodes):
         if not _TIMECODE.match(tc):
             raise UmoError(f"{path}, line {k + 2}: timecode {tc!r} is not HH:MM:SS:FF.mmm")
-    values = _parse_numbers(path, [row[1:] for row in rows])  # (T, 62)
-    counts = values[:, 0] if len(rows) else np.zeros(0)
-    bad = np.flatnonzero(counts != LIVELINK_BLENDSHAPE_COUNT)
+    values = _parse_numbers(path, [row[1:] for row in rows], columns)  # (T, 62) or (T, 53)
+    allowed = (LIVELINK_BLENDSHAPE_COUNT,) if len(columns) == len(LIVELINK_COLUMNS) else (
+        NUM_BLENDSHAPES, LIVELINK_BLENDSHAPE_COUNT)
+    bad = np.flatnonzero(~np.isin(values[:, 0], allowed))
     if bad.size:
         raise UmoError(f"{path}, line {bad[0] + 2}: BlendshapeCount is {rows[bad[0]][1].strip()}, "
-                       f"expected {LIVELINK_BLENDSHAPE_COUNT}")
-    curves = values[:, 1:]  # (T, 61)
+                       f"expected {' or '.join(map(str, allowed))}")
+    curves = np.zeros((len(rows), _NUM_VALUES))  # (T, 61): head and eyes at rest when the file has none
+    curves[:, :values.shape[1] - 1] = values[:, 1:]
     if fps is None:
         fps = infer_fps(timecodes) if len(timecodes) >= 2 else float(DEFAULT_FPS)
-    elif not fps > 0:
-        raise UmoError(f"fps must be positive, got {fps}")
+    elif not (np.isfinite(fps) and fps > 0):
+        raise UmoError(f"fps must be a positive number, got {fps}")
     return Animation(
         fps=fps,
         face=curves[:, :NUM_BLENDSHAPES],
@@ -178,34 +190,43 @@ def infer_fps(timecodes: tuple[str, ...] | list[str]) -> float:
     step = float(np.median(steps))
     n = max(1, round(step))
     # The capture clock drifts ~0.2 % against the timecode: snap to rate / n when that close.
-    return float(rate) / n if abs(step - n) < 0.02 * n else float(rate) / step
+    fps = float(rate) / n if abs(step - n) < 0.02 * n else float(rate) / step
+    if not MIN_FPS <= fps <= MAX_FPS:
+        raise UmoError(f"the timecodes advance by {step:g} frame(s) of a {rate} fps clock per row, which makes "
+                       f"{fps:g} rows per second: not a capture rate; pass fps= to read_livelink")
+    return fps
 
 
-def _check_header(path: Path, header: list[str]) -> None:
+def _check_header(path: Path, header: list[str]) -> tuple[str, ...]:
+    """The columns the header names (LIVELINK_COLUMNS, or its first 54 without head and eyes), matched
+    without regard to case; UmoError naming the first wrong column."""
+    got = [h.lower() for h in header]
+    for columns in (LIVELINK_COLUMNS, _FACE_ONLY_COLUMNS):
+        if got == [c.lower() for c in columns]:
+            return columns
     expected = list(LIVELINK_COLUMNS)
-    if header == expected:
-        return
-    for k, (got, want) in enumerate(zip(header, expected)):
-        if got != want:
-            hint = " (names are PascalCase, as Live Link Face writes them)" if got.lower() == want.lower() else ""
-            if want in header:
-                hint = f" ({want!r} is at column {header.index(want) + 1}: wrong column order)"
-            elif got not in expected:
-                hint = hint or f" ({got!r} is not a Live Link column)"
-            raise UmoError(f"{path}: header column {k + 1} is {got!r}, expected {want!r}{hint}; "
+    lower = [c.lower() for c in expected]
+    for k, (name, want) in enumerate(zip(header, expected)):
+        if name.lower() != want.lower():
+            hint = ""
+            if want.lower() in got:
+                hint = f" ({want!r} is at column {got.index(want.lower()) + 1}: wrong column order)"
+            elif name.lower() not in lower:
+                hint = f" ({name!r} is not a Live Link column)"
+            raise UmoError(f"{path}: header column {k + 1} is {name!r}, expected {want!r}{hint}; "
                            "a Live Link Face CSV has the 63 columns Timecode, BlendshapeCount, "
-                           "52 ARKit names, 9 head/eye angles")
+                           "52 ARKit names, 9 head/eye angles (or the first 54 of them)")
     if len(header) < len(expected):
-        raise UmoError(f"{path}: the header has {len(header)} columns, expected {len(expected)}: "
-                       f"missing {', '.join(expected[len(header):])}")
+        raise UmoError(f"{path}: the header has {len(header)} columns, expected {len(expected)} "
+                       f"(or {len(_FACE_ONLY_COLUMNS)} without head and eyes): missing "
+                       f"{', '.join(expected[len(header):])}")
     raise UmoError(f"{path}: the header has {len(header)} columns, expected {len(expected)}: "
                    f"extra {', '.join(header[len(expected):])}")
 
 
-def _parse_numbers(path: Path, fields: list[list[str]]) -> np.ndarray:
-    """(T, 62) floats from the rows' text fields; UmoError with the line of the first bad one."""
-    if not fields:
-        return np.zeros((0, _NUM_VALUES + 1))
+def _parse_numbers(path: Path, fields: list[list[str]], columns: tuple[str, ...]) -> np.ndarray:
+    """(T, C) floats from the rows' text fields (all columns after Timecode); UmoError with the line
+    and column of the first bad one."""
     try:
         values = np.array(fields, dtype=np.float64)
     except ValueError:
@@ -214,11 +235,10 @@ def _parse_numbers(path: Path, fields: list[list[str]]) -> np.ndarray:
                 try:
                     float(v)
                 except ValueError:
-                    raise UmoError(f"{path}, line {k + 2}, column {LIVELINK_COLUMNS[c + 1]}: "
+                    raise UmoError(f"{path}, line {k + 2}, column {columns[c + 1]}: "
                                    f"{v.strip()!r} is not a number") from None
         raise
     if not np.all(np.isfinite(values)):
         k, c = np.argwhere(~np.isfinite(values))[0]
-        raise UmoError(f"{path}, line {k + 2}, column {LIVELINK_COLUMNS[c + 1]}: value is {values[k, c]}")
+        raise UmoError(f"{path}, line {k + 2}, column {columns[c + 1]}: value is {values[k, c]}")
     return values
-
