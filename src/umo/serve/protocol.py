@@ -121,13 +121,12 @@ def parse_json(text: str) -> dict:
     return msg
 
 
-def check_fields(msg: dict) -> None:
-    """UmoError for a field the message's type does not have (start, phones, text and end alike)."""
-    kind = msg["type"]
-    known = MESSAGE_FIELDS.get(kind)
-    if known is None:
-        raise UmoError(f"unknown message type {shown(kind)}: expected binary audio, "
-                       '{"type": "start"}, {"type": "phones"}, {"type": "text"} or {"type": "end"}')
+def check_fields(msg: dict, kind: str) -> None:
+    """UmoError unless ``msg`` is a ``kind`` message with only the fields that type has (start,
+    phones, text and end alike)."""
+    if msg.get("type") != kind:
+        raise UmoError(f"expected a {kind} message, got type {shown(msg.get('type'))}")
+    known = MESSAGE_FIELDS[kind]
     unknown = sorted(set(msg) - known)
     if unknown:
         raise UmoError(f"unknown field(s) in the {kind} message: {shown(unknown)}; it takes {sorted(known)}")
@@ -135,12 +134,12 @@ def check_fields(msg: dict) -> None:
 
 def parse_end(msg: dict) -> None:
     """{"type": "end"}: no more audio. It has no other field."""
-    check_fields(msg)
+    check_fields(msg, "end")
 
 
 def parse_text(msg: dict) -> str:
     """A transcript piece sent while the audio streams: {"type": "text", "text": "..."} -> the text."""
-    check_fields(msg)
+    check_fields(msg, "text")
     text = msg.get("text")
     if not isinstance(text, str):
         raise UmoError(f'a text message needs "text": a string (the next words of the transcript), got {shown(text)}')
@@ -152,7 +151,7 @@ def parse_phones(msg: dict, max_s: float, after: float = 0.0) -> list[tuple[int,
     [(PHONES id, start s, end s)], seconds on the audio's clock (0 = the stream's first sample).
     Symbols are ARPAbet or SIL, any case, an ARPAbet stress digit allowed (AH0); starts in order,
     none before ``after`` (the stream's last phone start so far)."""
-    check_fields(msg)
+    check_fields(msg, "phones")
     items = msg.get("phones")
     if not isinstance(items, list) or not items:
         raise UmoError('a phones message needs "phones": a non-empty list of [symbol, start s, end s]')
@@ -173,7 +172,7 @@ def parse_start(msg: dict) -> StartRequest:
     its own JSON type (a wrong one is an error naming the field)."""
     if msg.get("type") != "start":
         raise UmoError(f'the first message must be {{"type": "start", "sample_rate": 16000}}, got type {shown(msg.get("type"))}')
-    check_fields(msg)
+    check_fields(msg, "start")
     req = StartRequest()
     rate = msg.get("sample_rate", SAMPLE_RATE)
     x = _number(rate)
