@@ -81,3 +81,49 @@ def test_keeping_up_reads_rate_and_drift_not_latency():
     assert fps == pytest.approx(29.0) and drift == pytest.approx(30 / 29 - 1, rel=1e-6)
     assert bench.keeping_up(steady[:80]) == (pytest.approx(30.0), None)  # under 3 s: no drift
     assert bench.keeping_up(steady[:1]) == (None, None)
+
+
+def test_soak_reports_the_server_memory_after_warm_up_and_at_the_end():
+    """A few seconds of the soak `umo bench model --soak-minutes M` runs for half an hour: real
+    sessions through a real server process, renewed round after round; the memory of its process
+    tree (the model's process included) after the warm-up round and at the end."""
+    pytest.importorskip("websockets")
+    report = bench.soak_server("untrained:tiny", sessions=2, minutes=0.05, session_seconds=1.0, fmt="binary")
+    rounds = report["rounds"]
+    assert len(rounds) >= 1 and rounds[-1]["t_s"] >= 3.0 and report["elapsed_s"] == rounds[-1]["t_s"]
+    assert report["sessions_run"] == 2 * (len(rounds) + 1) == report["server_total_sessions"]
+    assert report["rss_start_mib"] > 100  # the server and its model process (each imports torch)
+    assert report["rss_end_mib"] == rounds[-1]["rss_mib"] and report["rss_max_mib"] >= report["rss_end_mib"]
+    assert report["rss_growth_pct"] == pytest.approx(100 * (report["rss_end_mib"] / report["rss_start_mib"] - 1))
+    assert all(0 < r["latency_ms"]["p50"] < 5000 and r["fps_received"] > 15 for r in rounds)
+    text = bench.format_soak(report)
+    assert "after the warm-up" in text and "%" in text and "2 concurrent real-time session(s)" in text
+
+
+def test_bench_soak_command_line(monkeypatch, capsys):
+    """`umo bench model --soak-minutes M --sessions N`: the soak alone, with the server options."""
+    import argparse
+
+    from umo.eval.cli import add_bench_parser
+
+    calls = []
+
+    def fake_soak(weights, sessions, minutes, **kw):
+        calls.append((weights, sessions, minutes, kw))
+        return {"rounds": [{"latency_ms": {"p50": 1, "p95": 2}, "fps_received": 30.0}]}
+
+    monkeypatch.setattr(bench, "soak_server", fake_soak)
+    monkeypatch.setattr(bench, "format_soak", lambda report: "SOAK REPORT")
+    parser = argparse.ArgumentParser()
+    add_bench_parser(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["bench", "model", "--soak-minutes", "0.5", "--sessions", "3", "--server-seconds", "2",
+                              "--frames", "binary"])
+    assert args.func(args) == 0 and "SOAK REPORT" in capsys.readouterr().out
+    (weights, sessions, minutes, kw), = calls
+    assert (weights, sessions, minutes) == ("bundled", 3, 0.5)
+    assert kw["session_seconds"] == 2 and kw["fmt"] == "binary" and kw["engine"] == "process"
+    for bad in (["bench", "rules", "--soak-minutes", "1"], ["bench", "model", "--soak-minutes", "0"],
+                ["bench", "model", "--soak-minutes", "1", "--sessions", "1", "8"]):
+        args = parser.parse_args(bad)
+        with pytest.raises(UmoError):
+            args.func(args)

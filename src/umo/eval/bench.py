@@ -27,6 +27,10 @@ model's own process, with the default process engine, also apart), the client's 
 machine), and the server's batching (mean sessions per round, round time). ``--server-engine
 process thread`` measures both engines one after the other in the same run. Without the model the
 report says "server: not available" for that run.
+
+A soak (:func:`soak_server`, ``umo bench model --soak-minutes M --sessions N``) runs N real-time
+sessions through one server process, renewed round after round for M minutes, and reports the
+server's resident memory (its process tree) after a warm-up round and at the end, and the growth.
 """
 
 from __future__ import annotations
@@ -149,6 +153,7 @@ def startup_seconds(repeats: int = STARTUP_REPEATS) -> dict[str, float]:
 
 
 DEFAULT_SERVER_SESSIONS = (1, 8, 32)
+DEFAULT_SOAK_SESSIONS = 32
 DEFAULT_SERVER_AUDIO = REPO / "tests" / "fixtures" / "jfk.flac"
 
 
@@ -202,24 +207,10 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
     ("process": its own child process, the default of umo serve; "thread": the server's process).
     gather_ms: umo serve --gather-ms (None: its default).
     CPU and memory count the server's whole process tree."""
-    from umo.formats.audio import load_audio
-
-    pcm = load_audio(audio)
-    pcm = np.tile(pcm, -(-int(seconds * 16000) // len(pcm)))[: int(seconds * 16000)]  # repeated when longer
-    cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max(sessions)),
-           "--threads", str(threads), "--engine", engine]
+    pcm = _speech(audio, seconds)
     if gather_ms is None:
-        from umo.serve.batching import GATHER_S
-
-        gather_ms = 1000 * GATHER_S
-    cmd += ["--gather-ms", str(gather_ms)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
-    try:
-        line = proc.stdout.readline()
-        if not line.startswith("PORT "):
-            proc.kill()
-            raise UmoError(f"the bench server did not start:\n{proc.stderr.read()[-2000:]}")
-        port = int(line.split()[1])
+        gather_ms = _default_gather_ms()
+    with _bench_server(weights, max(sessions), threads, engine, gather_ms) as (proc, port):
         rows = []
         for n in sessions:
             if log:
@@ -239,12 +230,94 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
                        gather_ms=float(gather_ms))
             rows.append(row)
         return rows
+
+
+def _speech(audio: Path, seconds: float) -> np.ndarray:
+    """``seconds`` of the clip at 16 kHz, repeated when the clip is shorter."""
+    from umo.formats.audio import load_audio
+
+    pcm = load_audio(audio)
+    return np.tile(pcm, -(-int(seconds * 16000) // len(pcm)))[: int(seconds * 16000)]
+
+
+def _default_gather_ms() -> float:
+    from umo.serve.batching import GATHER_S
+
+    return 1000 * GATHER_S
+
+
+@contextlib.contextmanager
+def _bench_server(weights: str, max_sessions: int, threads: int, engine: str, gather_ms: float):
+    """A fresh ``umo serve`` process on a free loopback port -> (its Popen, the port); stopped after."""
+    cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max_sessions),
+           "--threads", str(threads), "--engine", engine, "--gather-ms", str(gather_ms)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
+    try:
+        line = proc.stdout.readline()
+        if not line.startswith("PORT "):
+            proc.kill()
+            raise UmoError(f"the bench server did not start:\n{proc.stderr.read()[-2000:]}")
+        yield proc, int(line.split()[1])
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def soak_server(weights: str = "bundled", sessions: int = DEFAULT_SOAK_SESSIONS, minutes: float = 30.0,
+                audio: Path = DEFAULT_SERVER_AUDIO, session_seconds: float = 10.0, chunk_ms: float = 20.0,
+                fmt: str = "json", log=None, threads: int = 1, engine: str = "process",
+                gather_ms: float | None = None) -> dict:
+    """A soak of a fresh ``umo serve`` process: ``sessions`` concurrent real-time sessions of
+    ``session_seconds`` of speech each, then as many new ones, round after round, until ``minutes``
+    have passed (the last round finishes). The first round is the warm-up (every code path run, the
+    model's KV pools and allocator at their working size); the server's resident memory (VmRSS summed
+    over its process tree, the model's process included) is read after it and after every round.
+    Growth = end / after warm-up - 1: memory a long-running server leaks shows there, where a
+    session or two would not. Each round's latency and frame rate show whether it slows down too."""
+    pcm = _speech(audio, session_seconds)
+    if gather_ms is None:
+        gather_ms = _default_gather_ms()
+    with _bench_server(weights, sessions, threads, engine, gather_ms) as (proc, port):
+        if log:
+            log(f"soak: warm-up, {sessions} real-time session(s) of {session_seconds:g} s")
+        _run_clients(port, sessions, pcm, chunk_ms, fmt)
+        rss0 = _tree_rss_mib(proc.pid)
+        rounds = []
+        t0 = time.perf_counter()
+        while not rounds or time.perf_counter() - t0 < 60 * minutes:  # one round at least
+            row = _run_clients(port, sessions, pcm, chunk_ms, fmt)
+            rounds.append({"t_s": time.perf_counter() - t0, "rss_mib": _tree_rss_mib(proc.pid),
+                           "latency_ms": row["latency_ms"], "fps_received": row["fps_received"]})
+            if log:
+                t = rounds[-1]["t_s"]
+                log(f"soak: {int(t // 60)}:{int(t % 60):02d} of {minutes:g} min, RSS {rounds[-1]['rss_mib']:.0f} MiB, "
+                    f"p50 {row['latency_ms']['p50']:.0f} ms")
+        health = _healthz(port)
+    end = rounds[-1]["rss_mib"]
+    return {"weights": weights, "sessions": sessions, "minutes": minutes, "elapsed_s": rounds[-1]["t_s"],
+            "session_s": len(pcm) / 16000, "chunk_ms": chunk_ms, "format": fmt, "server_engine": engine,
+            "threads": threads, "gather_ms": float(gather_ms), "rounds": rounds,
+            "sessions_run": sessions * (len(rounds) + 1), "server_total_sessions": health["total_sessions"],
+            "rss_start_mib": rss0, "rss_end_mib": end, "rss_max_mib": max(r["rss_mib"] for r in rounds),
+            "rss_growth_pct": 100 * (end / rss0 - 1)}
+
+
+def format_soak(report: dict) -> str:
+    r, first, last = report, report["rounds"][0], report["rounds"][-1]
+    return "\n".join([
+        (f"soak: umo serve ({r['server_engine']} engine, weights {r['weights']}), {r['sessions']} concurrent real-time "
+         f"session(s) of {r['session_s']:g} s of speech in {r['chunk_ms']:g} ms chunks, {r['format']} frames, renewed "
+         f"for {r['elapsed_s'] / 60:.1f} min ({len(r['rounds'])} rounds after 1 warm-up round; "
+         f"{r['server_total_sessions']} sessions served)"),
+        (f"server RSS (process tree): {r['rss_start_mib']:.0f} MiB after the warm-up, {r['rss_end_mib']:.0f} MiB at the "
+         f"end: {r['rss_growth_pct']:+.1f} % (max {r['rss_max_mib']:.0f} MiB)"),
+        (f"latency p50 / p95: first round {first['latency_ms']['p50']:.0f} / {first['latency_ms']['p95']:.0f} ms, "
+         f"last round {last['latency_ms']['p50']:.0f} / {last['latency_ms']['p95']:.0f} ms; frames per second "
+         f"{first['fps_received']:.1f} then {last['fps_received']:.1f}"),
+    ])
 
 
 def _proc_tree(pid: int) -> list[int]:
@@ -265,10 +338,23 @@ def _proc_cpu_s(pid: int) -> float:
 
 
 def _proc_peak_mib(pid: int) -> float:
+    return _proc_status_mib(pid, "VmHWM:")
+
+
+def _proc_status_mib(pid: int, field: str) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _tree_rss_mib(pid: int) -> float:
+    """Resident memory now (VmRSS) of pid and its descendants, MiB (a process that exits meanwhile: 0)."""
+    total = 0.0
+    for p in _proc_tree(pid):
+        with contextlib.suppress(OSError):
+            total += _proc_status_mib(p, "VmRSS:")
+    return total
 
 
 def _self_cpu_s() -> float:

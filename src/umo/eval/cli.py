@@ -34,6 +34,9 @@ start-up time separately; algorithmic latency from the configuration.
 
   umo bench                        rules, rules@60, loudness
   umo bench rules --vs loudness    ratios of rules' numbers to loudness's, measured in the same run
+  umo bench model --soak-minutes 30 --sessions 32
+                                   a soak: 32 real-time sessions through umo serve, renewed for 30 minutes;
+                                   the server's memory after a warm-up and at the end (growth in %)
 """
 
 
@@ -109,6 +112,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
                        f"(got {' '.join(map(str, args.server_gather_ms))})")
     if not 1 <= args.server_seconds <= 600:
         raise UmoError(f"--server-seconds takes 1 to 600 (got {args.server_seconds:g})")
+    if args.soak_minutes is not None:
+        return _soak(args, configs)
     if args.vs and args.vs not in configs:
         configs.append(args.vs)
     report = B.run_bench(configs, threads=tuple(args.threads), repeats=args.repeats, audio=args.audio,
@@ -118,6 +123,29 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          server_gather_ms=tuple(dict.fromkeys(args.server_gather_ms)) if args.server_gather_ms else (None,),
                          server_seconds=args.server_seconds)
     print(B.format_report(report, vs=args.vs))
+    if args.out is not None:
+        B.write_json(report, args.out)
+        print(f"\nwrote {args.out}")
+    return 0
+
+
+def _soak(args: argparse.Namespace, configs: list[str]) -> int:
+    from umo.eval import bench as B
+
+    if not 0 < args.soak_minutes <= 24 * 60:
+        raise UmoError(f"--soak-minutes takes more than 0 and up to {24 * 60} (got {args.soak_minutes:g})")
+    weights = B._model_weights(configs)
+    if weights is None:
+        raise UmoError("the soak runs umo serve, which runs the learned model: umo bench model --soak-minutes M")
+    sessions = args.sessions or [B.DEFAULT_SOAK_SESSIONS]
+    if len(sessions) != 1:
+        raise UmoError(f"a soak takes one --sessions N (got {' '.join(map(str, sessions))})")
+    if len(args.server_engine) != 1 or (args.server_gather_ms and len(args.server_gather_ms) != 1):
+        raise UmoError("a soak measures one server: give one --server-engine and at most one --server-gather-ms")
+    report = B.soak_server(weights, sessions[0], args.soak_minutes, session_seconds=args.server_seconds,
+                           fmt=args.frames, log=_log, threads=args.server_threads, engine=args.server_engine[0],
+                           gather_ms=args.server_gather_ms[0] if args.server_gather_ms else None)
+    print(B.format_soak(report))
     if args.out is not None:
         B.write_json(report, args.out)
         print(f"\nwrote {args.out}")
@@ -151,6 +179,10 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--server-seconds", type=float, default=10.0, metavar="S",
                    help="speech each measured session streams (default 10; the 11 s clip repeats for longer: "
                         "60 shows whether latency stays put over a minute)")
+    p.add_argument("--soak-minutes", type=float, metavar="M",
+                   help="instead of the speed table, a soak of umo serve: --sessions N (one count; default 32) "
+                        "real-time sessions of --server-seconds of speech, renewed for M minutes; reports the "
+                        "server's resident memory (process tree) after a warm-up round and at the end")
     p.add_argument("-o", "--out", type=Path, help="also write the report as JSON to this file")
     p.set_defaults(func=cmd_bench)
     return p
