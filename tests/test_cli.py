@@ -103,3 +103,18 @@ def test_user_errors_are_clear(tmp_path, fixtures, args, message):
 def test_bad_fps_rejected(tmp_path):
     r = run_umo("say", "hello", "--fps", "33", "-o", tmp_path / "x")
     assert r.returncode == 2 and "fps" in r.stderr
+
+
+def test_voices_by_language_alias_and_unknown_language():
+    r = run_umo("voices", "--language", "zh")
+    assert r.returncode == 0 and "cmn" in r.stdout
+    r = run_umo("voices", "--language", "qq")
+    assert r.returncode == 2 and "no voice speaks" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_a_mismatched_transcript_is_shown_as_a_warning(tmp_path, fixtures):
+    (tmp_path / "wrong.txt").write_text("He turned sharply, and faced Gregson across the table.")
+    r = run_umo("animate", fixtures / "jfk.flac", "--transcript", tmp_path / "wrong.txt", "-o", tmp_path / "o",
+                "--no-preview", "--no-body")
+    assert r.returncode == 0
+    assert "umo: warning:" in r.stderr and "match" in r.stderr

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from umo.constants import DEFAULT_FPS, SUPPORTED_FPS
@@ -34,6 +36,25 @@ def _log(msg: str) -> None:
     print(f"umo: {msg}", file=sys.stderr)
 
 
+class _LogFormat(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        level = "" if record.levelno < logging.WARNING else f"{record.levelname.lower()}: "
+        return f"umo: {level}{record.getMessage()}"
+
+
+def _show_library_messages() -> None:
+    """The library's warnings (logging's "umo" logger and ``warnings.warn``) as ``umo: warning: ...``
+    lines on stderr, so that nothing it notices stays hidden from a command-line user."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_LogFormat())
+    root = logging.getLogger("umo")
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    root.propagate = False
+    warnings.showwarning = lambda message, category, *args, **kwargs: print(
+        f"umo: warning: {message}", file=sys.stderr)
+
+
 def _fps(value: str) -> int:
     try:
         fps = int(value)
@@ -50,6 +71,23 @@ def _config(args: argparse.Namespace):
     return RuleAnimatorConfig(fps=args.fps, seed=args.seed, body=not args.no_body)
 
 
+def _progress_bar(desc: str):
+    """A (done, total) callback drawing a progress bar on stderr when it is a terminal."""
+    from tqdm import tqdm
+
+    bar = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=f"umo: {desc}", unit="frame", file=sys.stderr, disable=None, leave=False)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
+
+
 def _report(paths: dict[str, Path], started: float) -> None:
     for name, path in paths.items():
         print(path)
@@ -63,7 +101,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     result = say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch, config=_config(args), log=_log,
                  animator=args.animator, weights=args.model)
     paths = write_outputs(result.animation, args.output, speech=True, preview=not args.no_preview,
-                          title=args.text[:80])
+                          title=args.text[:80], log=_log)
     _report(paths, started)
     return 0
 
@@ -73,8 +111,10 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     result = animate_file(args.audio, transcript=args.transcript, text=args.text, language=args.language,
-                          config=_config(args), log=_log, animator=args.animator, weights=args.model)
-    paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name)
+                          config=_config(args), log=_log, animator=args.animator, weights=args.model,
+                          progress=_progress_bar("animating"))
+    paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name,
+                          log=_log)
     _report(paths, started)
     return 0
 
@@ -93,12 +133,10 @@ def cmd_convert(args: argparse.Namespace) -> int:
 
 
 def cmd_voices(args: argparse.Namespace) -> int:
-    from umo.speech.tts import list_voices
+    from umo.speech.espeak import list_voices, voices_for_language
 
-    for v in list_voices():
-        if args.language and not v.language.startswith(args.language):
-            continue
-        print(f"{v.name:<28} {v.language}")
+    for v in voices_for_language(args.language) if args.language else list_voices():
+        print(f"{v.name:<40} {v.language}")
     return 0
 
 
@@ -171,13 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_parser(sub)
 
     p = sub.add_parser("voices", help="list the offline voices")
-    p.add_argument("--language", help="only voices whose language starts with this, e.g. en")
+    p.add_argument("--language", help="only voices of this language (a code or its start: en, zh, cmn, pt-br)")
     p.set_defaults(func=cmd_voices)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _show_library_messages()
     try:
         return args.func(args)
     except UmoError as e:

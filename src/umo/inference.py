@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -130,10 +131,20 @@ class ModelStream:
         return frames
 
 
+OFFLINE_CHUNK_S = 20.0  # seconds of audio per model call offline: memory stays bounded however long
+# the clip, and the frames equal one call on the whole clip (the streaming guarantee)
+
+Progress = Callable[[int, int], None]  # (frames done, frames in all)
+
+
 def model_animation(model, audio: np.ndarray, timing: Timing | None = None, fps: int = MODEL_FPS,
-                    seed: int = 0) -> Animation:
+                    seed: int = 0, progress: Progress | None = None) -> Animation:
     """Any UmoModel (bundled, a checkpoint, an untrained preset) on 16 kHz audio -> Animation at fps
-    with ceil(duration * fps) frames."""
+    with ceil(duration * fps) frames.
+
+    The clip goes through the model's incremental step ``OFFLINE_CHUNK_S`` at a time (equal to
+    ``UmoModel.generate`` on the whole clip, to float rounding), so an hour of audio needs no more
+    working memory than a minute; ``progress`` is called after each chunk."""
     import torch
 
     from umo.data.motion import regions_to_animation
@@ -141,14 +152,28 @@ def model_animation(model, audio: np.ndarray, timing: Timing | None = None, fps:
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1 or audio.size == 0:
         raise UmoError("audio must be a non-empty mono signal")
-    phones = None
+    total = num_frames_for(audio.size / SAMPLE_RATE, MODEL_FPS)
+    session = model.stream(seed=seed)
     if timing is not None and timing.phones:
-        from umo.data.synth import rasterize_phones
+        from umo.speech.units import PHONES
 
-        phones = torch.as_tensor(rasterize_phones(timing, num_frames_for(audio.size / SAMPLE_RATE, MODEL_FPS)))
+        # in order of their starts, as rasterize_phones reads them (a stable sort keeps ties in order)
+        phones = sorted(timing.phones, key=lambda p: p.start)
+        session.add_phones([(PHONES.index(p.symbol), p.start, p.end) for p in phones])
+    chunk = round(OFFLINE_CHUNK_S * SAMPLE_RATE)
+    parts: list[dict[str, np.ndarray]] = []
+    done = 0
     with torch.no_grad():
-        regions = model.generate(torch.from_numpy(audio), phones, seed=seed)
-    anim = regions_to_animation({k: v.cpu().numpy() for k, v in regions.items()}, fps=MODEL_FPS)
+        for i in range(0, audio.size, chunk):
+            parts.append(session.push(audio[i:i + chunk]))
+            done += parts[-1]["face"].shape[0]
+            if progress is not None:
+                progress(done, total)
+        parts.append(session.flush())
+    if progress is not None:
+        progress(total, total)
+    regions = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    anim = regions_to_animation(regions, fps=MODEL_FPS)
     if fps != MODEL_FPS:
         from umo.eval.align import resample
 
@@ -178,11 +203,13 @@ class ModelAnimator:
         """Future audio a frame waits for: the configured lookahead plus at most one 10 ms feature hop."""
         return self.model.cfg.lookahead_frames / MODEL_FPS + 0.01
 
-    def animate(self, audio: np.ndarray, timing: Timing | None = None, sample_rate: int = SAMPLE_RATE) -> Animation:
-        """audio: (S,) float32 mono at 16 kHz; timing: phones on the audio's clock (optional text tokens)."""
+    def animate(self, audio: np.ndarray, timing: Timing | None = None, sample_rate: int = SAMPLE_RATE,
+                progress: Progress | None = None) -> Animation:
+        """audio: (S,) float32 mono at 16 kHz; timing: phones on the audio's clock (optional text tokens);
+        progress(frames done, frames in all) is called as the clip advances."""
         if sample_rate != SAMPLE_RATE:
             raise UmoError(f"the model takes {SAMPLE_RATE} Hz audio, got {sample_rate} (use umo.formats.audio.prepare_audio)")
-        return model_animation(self.model, audio, timing, self.fps, self.seed)
+        return model_animation(self.model, audio, timing, self.fps, self.seed, progress)
 
     def stream(self) -> ModelStream:
         if self.fps != MODEL_FPS:

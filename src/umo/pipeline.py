@@ -28,7 +28,10 @@ BODY_FILE = "body.bvh"
 PREVIEW_FILE = "preview.html"
 SPEECH_FILE = "speech.wav"
 
+OUTPUT_FILES = (FACE_FILE, BODY_FILE, PREVIEW_FILE, SPEECH_FILE)
+
 Log = Callable[[str], None]
+Progress = Callable[[int, int], None]  # (frames done, frames in all) of a long stage
 
 
 def _quiet(_: str) -> None:
@@ -112,14 +115,14 @@ def choose_animator(animator: str, timing: Timing | None, weights: str | Path | 
 
 def run_animator(
     which: str, audio: np.ndarray, timing: Timing | None, config: RuleAnimatorConfig | None,
-    weights: str | Path | None = None,
+    weights: str | Path | None = None, progress: Progress | None = None,
 ) -> Animation:
     config = config or RuleAnimatorConfig()
     if which == "rules":
         return RuleAnimator(config).animate(audio, timing)
     from umo.inference import ModelAnimator
 
-    anim = ModelAnimator(weights, fps=config.fps, seed=config.seed).animate(audio, timing)
+    anim = ModelAnimator(weights, fps=config.fps, seed=config.seed).animate(audio, timing, progress=progress)
     return anim if config.body else anim.copy(body=None, root_pos=None)
 
 
@@ -132,10 +135,12 @@ def animate_file(
     log: Log = _quiet,
     animator: str = "auto",
     weights: str | Path | None = None,
+    progress: Progress | None = None,
 ) -> Result:
     """An audio file (wav/flac/ogg/mp3, any rate) + optional transcript -> Animation.
 
     animator: "auto" (the learned model without a transcript, the rules with one), "rules", "model".
+    progress: called as the learned model advances through the clip (frames done, frames in all).
     """
     from umo.formats.audio import load_audio
 
@@ -158,7 +163,7 @@ def animate_file(
     else:
         log("animator: rule-based (visemes from the phone timing)")
     t0 = time.perf_counter()
-    anim = run_animator(which, audio, timing, config, weights)
+    anim = run_animator(which, audio, timing, config, weights, progress)
     seconds["animate"] = time.perf_counter() - t0
     log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
     return Result(anim, timing, seconds)
@@ -184,7 +189,10 @@ def say(
     t0 = time.perf_counter()
     speech = synthesize(text, voice=voice, rate=rate, pitch=pitch)
     seconds["tts"] = time.perf_counter() - t0
-    log(f"synthesised {speech.audio.size / speech.sample_rate:.2f} s of speech with voice {voice}")
+    from umo.speech.espeak import find_voice
+
+    log(f"synthesised {speech.audio.size / speech.sample_rate:.2f} s of speech with voice {voice} "
+        f"({find_voice(voice).name})")
     t0 = time.perf_counter()
     which = choose_animator(animator, speech.timing, weights)
     anim = run_animator(which, speech.audio, speech.timing, config, weights)
@@ -194,12 +202,16 @@ def say(
 
 
 def write_outputs(
-    anim: Animation, outdir: str | Path, speech: bool = False, preview: bool = True, title: str | None = None
+    anim: Animation, outdir: str | Path, speech: bool = False, preview: bool = True, title: str | None = None,
+    log: Log = _quiet,
 ) -> dict[str, Path]:
     """Writes face.csv, body.bvh, preview.html (and speech.wav) into outdir; returns their paths.
 
-    Each file is written to a temporary name and renamed, so an interrupted run never leaves a
-    half-written file under the final name.
+    Every file is first written under a temporary name; only when all are written are they renamed
+    into place, so an interrupted or failed run never leaves a half-written file, nor a new face.csv
+    beside an old preview.html. Output files of an earlier run that this run does not write (e.g.
+    body.bvh under --no-body) would not match the new take: ``log`` says so (they are not deleted,
+    since the folder and the file are the user's).
     """
     from umo.formats.audio import save_wav
     from umo.formats.bvh import write_animation_bvh
@@ -209,7 +221,10 @@ def write_outputs(
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise UmoError(f"output path {out} exists and is not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UmoError(f"cannot create the output folder {out}: {e.strerror or e}") from None
     jobs: list[tuple[str, Callable[[Path], object]]] = [(FACE_FILE, lambda p: write_livelink(anim, p))]
     if anim.body is not None:
         jobs.append((BODY_FILE, lambda p: write_animation_bvh(anim, p)))
@@ -219,11 +234,24 @@ def write_outputs(
         jobs.append((SPEECH_FILE, lambda p: save_wav(p, anim.audio, anim.sample_rate)))
     if preview:
         jobs.append((PREVIEW_FILE, lambda p: write_preview(anim, p, title=title)))
-    paths: dict[str, Path] = {}
-    for name, write in jobs:
-        final = out / name
-        tmp = final.with_name(f".{final.stem}.partial{final.suffix}")
-        write(tmp)
-        tmp.replace(final)
-        paths[name] = final
+    temps: dict[str, Path] = {}
+    try:
+        for name, write in jobs:
+            final = out / name
+            temps[name] = final.with_name(f".{final.stem}.partial{final.suffix}")
+            try:
+                write(temps[name])
+            except OSError as e:
+                raise UmoError(f"cannot write {final}: {e.strerror or e}") from None
+        paths: dict[str, Path] = {}
+        for name, tmp in temps.items():
+            tmp.replace(out / name)
+            paths[name] = out / name
+    finally:
+        for tmp in temps.values():
+            tmp.unlink(missing_ok=True)
+    stale = [str(out / name) for name in OUTPUT_FILES if name not in paths and (out / name).is_file()]
+    if stale:
+        log(f"warning: {', '.join(stale)} {'is' if len(stale) == 1 else 'are'} not from this run and "
+            "do not match this take (delete or move them)")
     return paths

@@ -141,3 +141,15 @@ def test_dtw_path_recovers_a_known_warp():
     path = dtw_path(cost)
     assert np.all(np.diff(path) >= 0) and np.all(np.diff(path) <= 3)
     assert np.mean(np.abs(path - truth)) < 0.5
+
+
+def test_a_transcript_that_does_not_match_is_reported(fixtures, caplog):
+    """Forced alignment always returns times; a transcript of other words must not pass silently."""
+    audio, sr = _mono(fixtures / "jfk.flac")
+    with caplog.at_level("WARNING", logger="umo"):
+        align_transcript(audio, JFK_TEXT, sample_rate=sr)
+    assert not caplog.records
+    with caplog.at_level("WARNING", logger="umo"):
+        align_transcript(audio, A0009_TEXT, sample_rate=sr)
+    assert any("does not seem to match" in r.getMessage() or "could not align" in r.getMessage()
+               for r in caplog.records)

@@ -104,7 +104,9 @@ def test_list_voices():
     "kwargs, match",
     [
         ({"text": "  "}, "empty"),
-        ({"text": "hello", "voice": "xx-nope"}, "unknown espeak voice"),
+        ({"text": "hello", "voice": "xx-nope"}, "unknown voice"),
+        ({"text": "hello", "voice": "klingonx"}, "unknown voice"),  # espeak would speak it with its default
+        ({"text": "hello", "voice": "en-us+nosuchvariant"}, "unknown voice variant"),
         ({"text": "hello", "rate": 10}, "rate"),
         ({"text": "hello", "pitch": 101}, "pitch"),
         ({"text": "hello", "pitch_range": -1}, "pitch_range"),
@@ -113,3 +115,15 @@ def test_list_voices():
 def test_errors(kwargs, match):
     with pytest.raises(UmoError, match=match):
         synthesize(**kwargs)
+
+
+def test_voice_names_resolve_to_the_voice_that_speaks():
+    from umo.speech.espeak import find_voice, voices_for_language
+
+    assert find_voice("en-us").language == "en-us" and find_voice("zh").language == "cmn"
+    assert find_voice("en-gb+f3").language == "en-gb"
+    assert find_voice("klingon").language == "piqd"  # espeak-ng has a Klingon voice, by name
+    assert {v.language for v in voices_for_language("zh")} >= {"cmn"}
+    assert all(any(x.startswith("en") for x in v.languages) for v in voices_for_language("en"))
+    with pytest.raises(UmoError, match="no voice speaks"):
+        voices_for_language("qq")

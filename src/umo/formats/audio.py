@@ -74,14 +74,21 @@ def audio_info(path: str | Path) -> AudioInfo:
     )
 
 
+DECODE_BLOCK = 1 << 18  # samples per channel decoded at a time: memory stays ~ the 16 kHz result
+
+
+def _check_samples(x: np.ndarray, what: str) -> None:
+    if not np.all(np.isfinite(x)):
+        raise UmoError(f"{what} contains NaN or infinite samples: the file or array is corrupt; re-export it")
+
+
 def _to_mono_resampled(x: np.ndarray, rate: int, target: int, what: str) -> np.ndarray:
     """(S, C) float -> (S',) float32 at ``target``: mean over channels, one soxr resampling."""
     import soxr
 
     if x.shape[0] == 0:
         raise UmoError(f"{what} holds no audio samples (zero length): pass a recording that is not empty")
-    if not np.all(np.isfinite(x)):
-        raise UmoError(f"{what} contains NaN or infinite samples: the file or array is corrupt; re-export it")
+    _check_samples(x, what)
     mono = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
     mono = np.ascontiguousarray(mono, dtype=np.float32)
     if rate != target:
@@ -93,20 +100,44 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """Decode an audio file to float32 mono at ``sample_rate``.
 
     returns (S,) float32, S = round(duration * sample_rate) within a sample.
+
+    The file is decoded ``DECODE_BLOCK`` samples at a time through soxr's streaming resampler (the
+    same samples as one call on the whole signal), so an hour of 48 kHz stereo never sits in memory
+    at its own rate: the peak is about the 16 kHz result.
     """
     import soundfile as sf
+    import soxr
 
     _check_rate(sample_rate, "the requested output")
     info = audio_info(path)
     _check_rate(info.sample_rate, str(path))
+    if info.channels < 1:
+        raise UmoError(f"{path} has no audio channels")
+    resampler = None if info.sample_rate == sample_rate else soxr.ResampleStream(
+        info.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+    parts: list[np.ndarray] = []
+    decoded = 0
     try:
-        x, rate = sf.read(str(path), dtype="float32", always_2d=True)  # (S, C)
+        with sf.SoundFile(str(path)) as f:
+            while True:
+                x = f.read(DECODE_BLOCK, dtype="float32", always_2d=True)  # (s, C)
+                last = x.shape[0] < DECODE_BLOCK
+                decoded += x.shape[0]
+                _check_samples(x, str(path))
+                mono = np.ascontiguousarray(x.mean(axis=1) if x.shape[1] > 1 else x[:, 0], dtype=np.float32)
+                parts.append(mono if resampler is None else resampler.resample_chunk(mono, last=last))
+                if last:
+                    break
+    except UmoError:
+        raise
     except Exception as e:
         raise UmoError(
             f"cannot decode {path} ({e}); supported formats: {SUPPORTED_FORMATS}. "
             "Convert it, e.g. `ffmpeg -i INPUT -ar 16000 -ac 1 out.wav`"
         ) from None
-    return _to_mono_resampled(x, int(rate), sample_rate, str(path))
+    if decoded == 0:
+        raise UmoError(f"{path} holds no audio samples (zero length): pass a recording that is not empty")
+    return np.concatenate(parts)
 
 
 def prepare_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -159,6 +159,10 @@ def _page_data(anim: Animation, title: str, audio_format: str) -> dict:
     return data
 
 
+AUDIO_BLOCK = 1 << 16  # samples per encoder call: libsndfile 1.2.2's Vorbis encoder crashes (SIGSEGV)
+# when one write holds more than about 2.2 minutes of audio, so the clip goes in in blocks
+
+
 def _encode_audio(audio: np.ndarray, sample_rate: int, audio_format: str) -> tuple[str, bytes]:
     """(S,) float32 mono -> (mime type, file bytes): OGG Vorbis, or 16-bit WAV as the fallback."""
     import soundfile as sf
@@ -167,7 +171,9 @@ def _encode_audio(audio: np.ndarray, sample_rate: int, audio_format: str) -> tup
     if audio_format == "ogg":
         buf = io.BytesIO()
         try:
-            sf.write(buf, audio, sample_rate, format="OGG", subtype="VORBIS")
+            with sf.SoundFile(buf, "w", sample_rate, 1, format="OGG", subtype="VORBIS") as f:
+                for i in range(0, audio.shape[0], AUDIO_BLOCK):
+                    f.write(audio[i:i + AUDIO_BLOCK])
             return "audio/ogg", buf.getvalue()
         except (RuntimeError, TypeError, ValueError):  # libsndfile built without Vorbis
             pass

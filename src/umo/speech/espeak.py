@@ -13,6 +13,7 @@ from __future__ import annotations
 import ctypes
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -222,6 +223,57 @@ def canonical_voice(voice: str) -> str:
     return f"{base}+{variant}" if variant else base
 
 
+def voices_for_language(language: str) -> list[VoiceInfo]:
+    """Voices that speak ``language`` (a code or its start, aliases included: "zh" finds cmn, "en"
+    every English), by any language code they declare; UmoError if none does."""
+    key = canonical_voice(language).partition("+")[0].lower()
+    found = [v for v in list_voices() if any(lang.lower().startswith(key) for lang in v.languages)]
+    if not found:
+        raise UmoError(f"no voice speaks {language!r}: `umo voices` lists every language code")
+    return found
+
+
+def voice_variants() -> tuple[str, ...]:
+    """The variant names a voice may take after "+" (espeak-ng-data/voices/!v), e.g. f3, m2, klatt."""
+    import espeakng_loader
+
+    folder = Path(espeakng_loader.get_data_path()) / "voices" / "!v"
+    return tuple(sorted(p.name for p in folder.iterdir() if p.is_file())) if folder.is_dir() else ()
+
+
+def find_voice(voice: str) -> VoiceInfo:
+    """The installed voice a language code or name selects ("en-us", "en-gb", "cmn", "zh", "German");
+    UmoError naming close matches for anything else. espeak itself falls back to a default voice for
+    an unknown name, so a typo would silently speak in the wrong language: umo checks first."""
+    import difflib
+
+    base, _, variant = canonical_voice(voice).partition("+")
+    key = base.lower()
+    voices = list_voices()
+    # best first: the voice's own language, then its name or file, then a language it also declares
+    ranked = [(0 if v.language.lower() == key else 1 if key in (v.name.lower(), v.identifier.lower(),
+               v.identifier.rsplit("/", 1)[-1].lower()) else 2 if key in (x.lower() for x in v.languages) else 3, v)
+              for v in voices]
+    rank, v = min(ranked, key=lambda rv: rv[0]) if ranked else (3, None)
+    if rank == 3:
+        codes = sorted({lang.lower() for v in voices for lang in v.languages})
+        close = difflib.get_close_matches(key, codes, n=4, cutoff=0.6)
+        raise UmoError(
+            f"unknown voice {voice!r}" + (f" (did you mean {', '.join(close)}?)" if close else "")
+            + ": use a language code such as en-us, en-gb, es, de, fr, cmn; `umo voices` lists them all"
+        )
+    if variant:
+        variants = voice_variants()
+        if variants and variant not in variants:
+            close = difflib.get_close_matches(variant, variants, n=4, cutoff=0.5)
+            raise UmoError(
+                f"unknown voice variant {variant!r} in {voice!r}"
+                + (f" (did you mean {', '.join(close)}?)" if close else "")
+                + f": variants are {', '.join(variants[:40])}, ..."
+            )
+    return v
+
+
 def set_voice(voice: str) -> None:
     """Select a voice by language code or name, with an optional variant: "en-us", "en-us+f3".
 
@@ -229,21 +281,14 @@ def set_voice(voice: str) -> None:
     """
     lib = _lib()
     voice = canonical_voice(voice)
+    info = find_voice(voice)  # refuses what espeak would silently replace by its default voice
     if lib.espeak_SetVoiceByName(voice.encode("utf-8")) == EE_OK:
         return
     # Some language codes are not voice names ("en-gb" is the voice file gmw/en): select the file
     # of the voice that declares the language, keeping the variant.
-    base, _, variant = voice.partition("+")
-    match = [v for v in list_voices() if base.lower() in (lang.lower() for lang in v.languages)]
-    if not match or lib.espeak_SetVoiceByName(
-        (match[0].identifier + (f"+{variant}" if variant else "")).encode("utf-8")
-    ) != EE_OK:
-        known = ", ".join(v.language for v in list_voices()[:: max(1, len(list_voices()) // 25)])
-        raise UmoError(
-            f"unknown espeak voice {voice!r}: use a language code such as en-us, en-gb, es, de, fr, cmn, "
-            f"optionally with a variant (en-us+f3); available include {known} "
-            "(see umo.speech.tts.list_voices())"
-        )
+    _, _, variant = voice.partition("+")
+    if lib.espeak_SetVoiceByName((info.identifier + (f"+{variant}" if variant else "")).encode("utf-8")) != EE_OK:
+        raise UmoError(f"espeak-ng could not select voice {voice!r} ({info.identifier}): reinstall espeakng-loader")
 
 
 def synth(text: str, voice: str, rate: int, pitch: int, pitch_range: int) -> RawSynthesis:
