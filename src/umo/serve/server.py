@@ -48,7 +48,6 @@ from importlib import resources
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
-from websockets.exceptions import ConnectionClosed
 
 from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
@@ -409,6 +408,8 @@ class UmoServer:
 
     # ------------------------------------------------------------------ WebSocket side
     async def _handler(self, ws) -> None:
+        from websockets.exceptions import ConnectionClosed
+
         s = Session(self, ws, next(self._ids))
         s.sender_task = asyncio.create_task(s.sender())
         busy = len(self.sessions) >= self.max_sessions
@@ -440,6 +441,8 @@ class UmoServer:
     async def _finish(self, s: Session) -> None:
         """Let the sender deliver what is queued and close; a client that left, or that stops
         reading, is cut off."""
+        from websockets.exceptions import ConnectionClosed
+
         if s.gone:
             s.sender_task.cancel()
             return
