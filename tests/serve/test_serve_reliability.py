@@ -212,7 +212,10 @@ def test_each_session_logs_its_start_and_end(server, logged):
     seen, code = session(server.url, [START, SILENCE * 50, {"type": "end"}])
     assert seen[-1]["type"] == "done" and seen[-1]["frames"] == 30 and code == CLOSE_NORMAL
     assert_error(*session(server.url, [{**START, "fps": 60}]), "30 fps")
-    time.sleep(0.1)
+    for _ in range(100):  # the end is logged once the handler has finished, just after the close
+        if sum("ended" in line for line in logged[n:]) >= 2:
+            break
+        time.sleep(0.05)
     lines = logged[n:]
     sid = seen[0]["session"]
     assert any(line.startswith(f"session {sid} from 127.0.0.1:") and "started: 16000 Hz" in line for line in lines), lines
