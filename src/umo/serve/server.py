@@ -356,21 +356,23 @@ class UmoServer:
         return key in self.allowed_origins or _host_matches(key, request.headers.get("Host", ""))
 
     def _process_request(self, connection, request):
-        response = self._route(connection, request)
-        if request.method == "HEAD" and response is not None:
+        # older websockets releases parse GET requests only, with no Request.method
+        method = getattr(request, "method", "GET")
+        response = self._route(connection, request, method)
+        if method == "HEAD" and response is not None:
             # a GET's status and headers (Content-Length included) without its body (RFC 9110 9.3.2)
             response = dataclasses.replace(response, body=b"")
         return response
 
-    def _route(self, connection, request):
+    def _route(self, connection, request, method: str):
         from websockets.datastructures import Headers
         from websockets.http11 import Response
 
         path = urlsplit(request.path).path
-        if request.method not in ("GET", "HEAD") or (path == "/stream" and request.method != "GET"):
+        if method not in ("GET", "HEAD") or (path == "/stream" and method != "GET"):
             allowed = "GET" if path == "/stream" else "GET, HEAD"
             response = connection.respond(http.HTTPStatus.METHOD_NOT_ALLOWED,
-                                          f"{request.method} is not served here: use {allowed}\n")
+                                          f"{method} is not served here: use {allowed}\n")
             response.headers["Allow"] = allowed
             return response
         if path == "/stream":
