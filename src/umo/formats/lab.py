@@ -18,6 +18,7 @@ to their CMU dictionary phone. Consecutive silences are merged. These files carr
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
@@ -82,11 +83,11 @@ def _read_lines(path: Path) -> list[tuple[int, str]]:
 
 
 def _is_number(s: str) -> bool:
+    """A finite number: "nan" and "inf" are no label times."""
     try:
-        float(s)
+        return math.isfinite(float(s))
     except ValueError:
         return False
-    return True
 
 
 def _parse_festival(path: Path, lines: list[tuple[int, str]]) -> list[tuple[float, float, str, int]]:

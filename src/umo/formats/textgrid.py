@@ -11,6 +11,7 @@ and skipped: umo only uses interval tiers.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +48,16 @@ class _Token:
 
 
 def _decode(path: Path, data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:].decode("utf-8", errors="strict")
-    if len(data) > 1 and data[1:2] == b"\x00" and data[0:1] != b"\x00":  # UTF-16 LE without BOM
-        return data.decode("utf-16-le")
+    try:
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            return data.decode("utf-16")
+        if data.startswith(b"\xef\xbb\xbf"):
+            return data[3:].decode("utf-8", errors="strict")
+        if len(data) > 1 and data[1:2] == b"\x00" and data[0:1] != b"\x00":  # UTF-16 LE without BOM
+            return data.decode("utf-16-le")
+    except UnicodeDecodeError as e:  # a BOM (or the look of UTF-16) on bytes that are not that encoding
+        raise UmoError(f"{path}: not a text TextGrid: its start says {e.encoding.upper()}, but byte {e.start} "
+                       f"is not ({e.reason})") from None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -101,7 +106,10 @@ class _Reader:
         tok = self._next(what)
         if tok.kind != "num":
             raise UmoError(f"{self.path}, line {tok.line}: expected {what} (a number), found {tok.value!r}")
-        return float(tok.value)
+        value = float(tok.value)
+        if not math.isfinite(value):  # 1e400
+            raise UmoError(f"{self.path}, line {tok.line}: {what} is {tok.value}, too large to be a time or count")
+        return value
 
     def count(self, what: str) -> int:
         line = self.peek().line if self.peek() else 0
