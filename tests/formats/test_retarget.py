@@ -258,17 +258,23 @@ def test_shoulder_is_the_upper_arm_under_a_collar_and_the_clavicle_above_an_arm(
     assert roles["LeftShoulder"] == "LeftArm" and "LeftShoulder" not in roles.values()
 
 
-def test_missing_hands_are_refused_with_the_parts_named():
+def test_unknown_hand_name_is_placed_by_structure_and_missing_hands_are_refused():
     trunk = [("Hips", None, (0, 0, 0)), ("Spine", "Hips", (0, 20, 0)), ("Neck", "Spine", (0, 20, 0)),
              ("Head", "Neck", (0, 8, 0))]
-    paws = _skeleton(trunk + _arms("Collar", "Shoulder", "Elbow", "Paw", "Spine"))  # "Paw" is nothing we know
+    paws = _skeleton(trunk + _arms("Collar", "Shoulder", "Elbow", "Paw", "Spine"))  # "Paw": a name we do not know
+    roles = {paws.names[j]: r for j, r in infer_roles(paws).items()}
+    assert roles["LeftPaw"] == "LeftHand" and roles["RightShoulder"] == "RightArm"  # the elbow's lone child
+    cut = _skeleton(trunk + [r for r in _arms("Collar", "Shoulder", "Elbow", "Wrist", "Spine") if "Wrist" not in r[0]])
     anim = Animation(fps=30, face=np.zeros((4, 52)), head=np.zeros((4, 3)), eyes=np.zeros((4, 6)),
-                     body=np.zeros((4, paws.num_joints, 3)), skeleton=paws)
-    m = map_joints(paws, canonical_skeleton())
-    assert set(m.missing_essential) == {"left arm", "right arm"}
-    assert "MISSING left arm (LeftArm, LeftForeArm, LeftHand)" in m.summary()
-    with pytest.raises(UmoError, match=r"left arm \(LeftArm, LeftForeArm, LeftHand\).*LeftShoulder, LeftElbow"):
+                     body=np.zeros((4, cut.num_joints, 3)), skeleton=cut)
+    m = map_joints(cut, canonical_skeleton())
+    assert m.missing_essential == {"left arm": ("LeftHand",), "right arm": ("RightHand",)}
+    assert m.named_pairs()["LeftElbow"] == "LeftForeArm" and m.named_pairs()["LeftCollar"] == "LeftShoulder"
+    assert "MISSING left arm (LeftHand), right arm (RightHand)" in m.summary()
+    with pytest.raises(UmoError, match=r"no source joint for the left arm \(LeftHand\), right arm \(RightHand\)"):
         retarget(anim)
+    with pytest.warns(UserWarning, match="partial retarget"):
+        assert retarget(anim, allow_partial=True).skeleton.is_canonical()
 
 
 def test_z_up_source_facing_minus_y_is_turned_upright():

@@ -244,7 +244,8 @@ class _Tree:
         return _is_ancestor(self.sk, a, b)
 
 
-def _pick(chain: list[int], tree: _Tree, want: str, barrier: set[str], fallback: set[str | None]) -> int | None:
+def _pick(chain: list[int], tree: _Tree, want: str, barrier: frozenset[str],
+          fallback: frozenset[str | None]) -> int | None:
     """Index in ``chain`` of the nearest joint named ``want`` before one of a ``barrier`` kind; else
     0 when the first joint's kind is in ``fallback`` (the structure speaks: the joint above a hand
     is its forearm whatever its name); else None."""
@@ -257,7 +258,7 @@ def _pick(chain: list[int], tree: _Tree, want: str, barrier: set[str], fallback:
     return 0 if chain and tree.kinds[chain[0]] in fallback else None
 
 
-_TRUNK = {"hips", "root", "spine", "neck", "head"}
+_TRUNK = frozenset({"hips", "root", "spine", "neck", "head"})
 
 
 def infer_roles(skeleton: Skeleton) -> dict[int, str]:
@@ -279,33 +280,9 @@ def infer_roles(skeleton: Skeleton) -> dict[int, str]:
 
     arm_tops: list[int] = []
     for side in SIDES:
-        hands = [j for j in range(n) if tree.names[j].side == side and tree.kinds[j] == "hand"]
-        first = tree.proximal(hands)
-        if first is None:
-            continue
-        hand = first
-        while True:  # CMU: LeftHand sits on the wrist with LeftFingerBase on top of it, which carries the palm
-            on_top = [c for c in tree.children[hand] if c in hands and np.linalg.norm(skeleton.offsets[c]) < 1e-9]
-            if not on_top:
-                break
-            hand = on_top[0]
-        assign(hand, f"{side}Hand")
-        chain = tree.up(first, hips)
-        k = _pick(chain, tree, "forearm", {"upperarm", "shoulder", "clavicle"} | _TRUNK, {None})
-        if k is None:
-            continue
-        assign(chain[k], f"{side}ForeArm")
-        chain = chain[k + 1:]
-        k = _pick(chain, tree, "upperarm", {"clavicle"} | _TRUNK, {None, "shoulder"})
-        if k is None:
-            continue
-        assign(chain[k], f"{side}Arm")
-        arm_tops.append(chain[k])
-        chain = chain[k + 1:]
-        if chain and tree.kinds[chain[0]] in ("clavicle", "shoulder", None) and tree.names[chain[0]].side == side:
-            assign(chain[0], f"{side}Shoulder")
-            arm_tops[-1] = chain[0]
-        _fingers(tree, first, side, assign)
+        top = _arm(tree, side, hips, assign)
+        if top is not None:
+            arm_tops.append(top)
 
     for side in SIDES:
         feet = [j for j in range(n) if tree.names[j].side == side and tree.kinds[j] == "foot"]
@@ -317,12 +294,12 @@ def infer_roles(skeleton: Skeleton) -> dict[int, str]:
         for kinds, role in ((("forefoot",), "ForeFoot"), (("toe", "foot"), "ToeBase"), (("toeend",), "ToeBaseEnd")):
             assign(next((j for j in below if tree.kinds[j] in kinds), None), f"{side}{role}")
         chain = tree.up(foot, hips)
-        k = _pick(chain, tree, "shin", {"thigh"} | _TRUNK, {None})
+        k = _pick(chain, tree, "shin", frozenset({"thigh"}) | _TRUNK, frozenset({None}))
         if k is None:
             continue
         assign(chain[k], f"{side}Leg")
         chain = chain[k + 1:]
-        k = _pick(chain, tree, "thigh", _TRUNK, {None})
+        k = _pick(chain, tree, "thigh", _TRUNK, frozenset({None}))
         if k is not None:
             assign(chain[k], f"{side}UpLeg")
 
@@ -352,6 +329,63 @@ def infer_roles(skeleton: Skeleton) -> dict[int, str]:
             for j, slot in _spread(chain, slots):
                 assign(j, slot)
     return roles
+
+
+# An arm from the hand up: per level, the kind its name may say, the kinds that stop the search
+# for that name, and the kinds the joint in that place may have when no joint says it (the structure
+# decides: the joint above a hand is its forearm whatever its name, unless it is named otherwise).
+_ARM_LEVELS: tuple[tuple[str, str, frozenset[str], frozenset[str | None]], ...] = (
+    ("Hand", "hand", frozenset(), frozenset()),
+    ("ForeArm", "forearm", frozenset({"upperarm", "shoulder", "clavicle"}) | _TRUNK, frozenset({None})),
+    ("Arm", "upperarm", frozenset({"clavicle"}) | _TRUNK, frozenset({None, "shoulder"})),
+)
+
+
+def _arm(tree: _Tree, side: str, hips: int, assign) -> int | None:
+    """Give one side's arm its roles (clavicle, upper arm, forearm, hand, fingers); returns the arm's
+    top joint (where it leaves the trunk), None when no arm is found.
+
+    The arm is anchored on the lowest joint its name places (a hand, else a forearm, else an upper
+    arm); below it, lone children of unknown names fill the places a name did not (a hand called
+    "Paw" under an "Elbow"); above it, the chain up to the trunk fills the rest."""
+    n = tree.sk.num_joints
+    level, anchor = None, None
+    for k, (_, kind, _, _) in enumerate(_ARM_LEVELS):
+        anchor = tree.proximal(j for j in range(n) if tree.names[j].side == side and tree.kinds[j] == kind)
+        if anchor is not None:
+            level = k
+            break
+    if anchor is None:
+        return None
+    while level > 0:  # down through lone children of unknown names
+        kids = [c for c in tree.children[anchor] if not tree.names[c].helper]
+        if len(kids) != 1 or tree.kinds[kids[0]] is not None:
+            break
+        anchor, level = kids[0], level - 1
+    if level == 0:
+        hand = anchor
+        while True:  # CMU: LeftHand sits on the wrist with LeftFingerBase on top of it, which carries the palm
+            on_top = [c for c in tree.children[hand]
+                      if tree.kinds[c] == "hand" and tree.names[c].side == side and np.linalg.norm(tree.sk.offsets[c]) < 1e-9]
+            if not on_top:
+                break
+            hand = on_top[0]
+        assign(hand, f"{side}Hand")
+        _fingers(tree, anchor, side, assign)
+    else:
+        assign(anchor, f"{side}{_ARM_LEVELS[level][0]}")
+    top = anchor
+    chain = tree.up(anchor, hips)
+    for role, want, barrier, fallback in _ARM_LEVELS[level + 1:]:
+        k = _pick(chain, tree, want, barrier, fallback)
+        if k is None:
+            return top
+        assign(chain[k], f"{side}{role}")
+        top, chain = chain[k], chain[k + 1:]
+    if chain and tree.kinds[chain[0]] in ("clavicle", "shoulder", None) and tree.names[chain[0]].side == side:
+        assign(chain[0], f"{side}Shoulder")
+        top = chain[0]
+    return top
 
 
 def _fingers(tree: _Tree, hand: int, side: str, assign) -> None:
