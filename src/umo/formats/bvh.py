@@ -40,7 +40,7 @@ DURATION_SNAP = 0.03  # frames/duration within 3 % of a standard rate is that ra
 FRAME_TIME_SNAP = 0.0005  # 1/Frame Time within 0.05 % (a printed, rounded period) is that rate
 WRITE_ORDER = "ZXY"  # Euler order umo writes: the middle axis X is the arms' twist, rarely near 90 degrees
 # Sanity bounds. No capture comes near these; a value past them is a corrupt file, not motion.
-MAX_ABS_VALUE = 1e6  # degrees or file units (10 km in cm, 1000 km in mm would still be absurd)
+MAX_ABS_VALUE = 1e6  # degrees or file units: 1e6 cm is 10 km, 1e6 mm 1 km, 1e6 degrees 2778 turns
 ABSURD_FPS = (0.01, 100_000.0)  # a rate outside is not a capture rate: an error
 PLAUSIBLE_FPS = (10.0, 1000.0)  # a rate outside is possible but suspicious: a warning
 SUSPICIOUS_DEGREES = 3600.0  # unwrapped angles past ten turns: warned about

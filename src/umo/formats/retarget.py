@@ -365,8 +365,8 @@ def _arm(tree: _Tree, side: str, hips: int, assign) -> int | None:
     if level == 0:
         hand = anchor
         while True:  # CMU: LeftHand sits on the wrist with LeftFingerBase on top of it, which carries the palm
-            on_top = [c for c in tree.children[hand]
-                      if tree.kinds[c] == "hand" and tree.names[c].side == side and np.linalg.norm(tree.sk.offsets[c]) < 1e-9]
+            on_top = [c for c in tree.children[hand] if tree.kinds[c] == "hand" and tree.names[c].side == side
+                      and np.linalg.norm(tree.sk.offsets[c]) < 1e-9]
             if not on_top:
                 break
             hand = on_top[0]
@@ -434,7 +434,7 @@ _SCHEMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(p, 
     ("VRoid", r"^j_bip_"),
     ("SMPL", r"^(?:left|right)_(?:collar|hip|knee|ankle)$"),
     ("Unreal mannequin", r"^(?:clavicle|upperarm|lowerarm|thigh|calf)_[lr]$"),
-    ("VRM humanoid", r"^(?:left|right)(?:UpperArm|LowerArm|UpperLeg|LowerLeg)$"),
+    ("VRM humanoid", r"^(?-i:(?:left|right)(?:UpperArm|LowerArm|UpperLeg|LowerLeg))$"),  # camelCase only
     ("CMU (ASF names)", r"^(?:upperback|thorax|[lr]humerus|[lr]radius)$"),
     ("Collar/Shoulder/Elbow/Wrist", r"^(?:left|right|l|r)_?(?:collar|elbow|wrist)$"),
     ("CMU", r"^(?:LowerBack|LeftFingerBase|LHipJoint)$"),
