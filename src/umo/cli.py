@@ -120,11 +120,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    import logging
-
     from umo.convert import convert
 
-    logging.basicConfig(format="umo: warning: %(message)s", level=logging.WARNING)  # the readers' warnings
     result = convert(args.input, args.output, body=args.body, audio=args.audio, allow_partial=args.allow_partial)
     for mapping in result.mappings:
         _log(f"retarget: {mapping.summary()}")
