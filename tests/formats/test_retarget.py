@@ -324,3 +324,19 @@ def test_onto_a_non_canonical_target():
     assert isinstance(m, JointMapping) and len(m.pairs) == 75 and m.complete
     out = retarget(anim, target=mixamo)
     np.testing.assert_allclose(out.joint_positions(), anim.joint_positions(), atol=1e-9)
+
+
+def test_real_pymo_walk_maps_completely(shared_data):
+    """A real third-party capture (pymo's walk: one spine joint, no neck, hand end joints)."""
+    walk = read_animation_bvh(shared_data / "mocap_bvh" / "AV_8Walk_Meredith_HVHA_Rep1.bvh")
+    m = map_joints(walk.skeleton, canonical_skeleton())
+    assert m.complete and m.naming == "BEAT/ZEGGS-like"
+    assert m.unused_source == ("LeftHand_End", "RightHand_End")
+    assert m.named_pairs()["Spine"] == "Spine" and m.named_pairs()["LeftShoulder"] == "LeftShoulder"
+    out = retarget(walk)
+    src, dst = walk.joint_positions(), out.joint_positions()
+    for name in ("LeftHand", "RightFoot", "Head"):
+        a = src[:, walk.skeleton.index(name)] - src[:, 0]
+        b = dst[:, out.skeleton.index(name)] - dst[:, 0]
+        # the head's height above the hips barely moves and the two spines differ in length and joints
+        assert min(_pearson(a[:, i], b[:, i]) for i in range(3)) > (0.8 if name == "Head" else 0.95), name

@@ -448,9 +448,10 @@ def naming_scheme(skeleton: Skeleton) -> str:
     for label, pattern in _SCHEMES:
         if any(pattern.search(n.strip()) for n in skeleton.names):
             return label
-    if set(skeleton.names) <= set(JOINT_INDEX):
+    known = sum(n in JOINT_INDEX for n in skeleton.names)
+    if known == skeleton.num_joints:
         return "canonical (BEAT/ZEGGS)"
-    return "unfamiliar"
+    return "BEAT/ZEGGS-like" if known >= skeleton.num_joints / 2 else "unfamiliar"
 
 
 # --- the mapping and its report -----------------------------------------------------------------
