@@ -84,22 +84,6 @@ def test_phones_change_generation(speech):
     assert any(not torch.allclose(a[r], b[r]) for r in REGION_DIMS)
 
 
-def test_teacher_forced_backbone_equals_kv_cache_steps():
-    """Training's parallel pass (sliding-window mask) == inference's step-by-step bounded KV cache."""
-    model = tiny(window_steps=3)
-    bb = model.backbone
-    n_steps = 9  # longer than the window, so the cache has to slide
-    x = torch.randn(1, n_steps * TOKENS_PER_STEP, model.cfg.d_model)
-    types = model.token_types.repeat(n_steps)
-    with torch.no_grad():
-        full, _ = bb(x, types)
-        cache = bb.init_cache()
-        steps = [bb.step(x[:, s * TOKENS_PER_STEP:(s + 1) * TOKENS_PER_STEP], model.token_types, cache)
-                 for s in range(n_steps)]
-    assert torch.allclose(torch.cat(steps, dim=1), full, atol=1e-5)
-    assert cache.keys[0].shape[2] == (3 - 1) * TOKENS_PER_STEP
-
-
 def test_get_config_json_and_errors(tmp_path):
     p = tmp_path / "m.json"
     p.write_text('{"preset": "tiny", "keyframe_stride": 4}')

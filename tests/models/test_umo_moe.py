@@ -7,6 +7,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from umo.models import UmoModel, get_config
+from umo.models.backbone import TOKENS_PER_STEP
 from umo.models.moe import DenseFFN, MoE
 
 
@@ -56,7 +57,8 @@ def test_model_dense_switch_and_expert_usage():
     moe_model, dense_model = UmoModel(cfg), UmoModel(get_config("tiny", dense_ffn=True))
     assert all(isinstance(b.ffn, DenseFFN) for b in dense_model.backbone.blocks)
     assert moe_model.num_parameters() > dense_model.num_parameters()  # more parameters, same active compute
-    moe_model.eval().generate(torch.randn(8000) * 0.1)
+    x = torch.randn(2, 4 * TOKENS_PER_STEP, cfg.d_model)
+    moe_model.backbone(x, moe_model.token_types.repeat(4))  # the training pass counts routed tokens
     usage = moe_model.expert_usage()
     assert len(usage) == cfg.n_layers
     assert all(len(u) == cfg.moe_experts and sum(u) == pytest.approx(1.0) for u in usage.values())

@@ -103,13 +103,14 @@ def test_state_bounded_over_two_minutes(speech):
             chunk = rng.normal(0, 0.05, 16000).astype(np.float32)
         session.push(chunk)
         if second in (10, 119):
-            sizes[second] = (session.kv_cache_elements(), session.enc_frames.shape[0],
-                             session.feat_state.numel(), sum(s.numel() for s in session.interp_state))
+            st = session.state
+            sizes[second] = (session.kv_cache_elements(), st.enc_frames.shape[0],
+                             st.feat_tail.numel(), sum(s.numel() for s in st.interp_state))
     assert sizes[10] == sizes[119]
     w = model.cfg.window_steps
     layers, d = model.cfg.n_layers, model.cfg.d_model
-    assert sizes[119][0] == layers * 2 * (w - 1) * 5 * d
-    assert session.n_frames >= 119 * 30
+    assert sizes[119][0] == layers * 2 * w * 5 * d  # a ring of the W steps of one window per layer
+    assert session.state.n_frames >= 119 * 30
 
 
 @pytest.mark.parametrize("chunking", ["160", "random"])
@@ -137,7 +138,7 @@ def test_stream_with_timed_phones_equals_generate_with_them(speech, chunking):
         parts.append(session.push(speech[pos:pos + n]))
         pos, i = pos + n, i + 1
     parts.append(session.flush())
-    assert session.phones is None  # flush resets, phones included
+    assert session.state.phones is None  # flush resets, phones included
     for r in REGION_DIMS:
         np.testing.assert_allclose(np.concatenate([p[r] for p in parts]), ref[r].numpy(), atol=1e-4, rtol=0)
     plain = model.generate(torch.from_numpy(speech), seed=3)["face"].numpy()

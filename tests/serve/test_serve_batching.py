@@ -13,7 +13,9 @@ import torch
 from umo.constants import SAMPLE_RATE
 from umo.formats.audio import load_audio
 from umo.serve import protocol as P
-from umo.serve.batching import BatchedStepper, Engine
+from umo.models.phones import PhoneTrack
+from umo.models.stepper import Stepper
+from umo.serve.batching import Engine
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -60,7 +62,7 @@ def test_batched_rounds_equal_generate_for_any_chunking(tiny):
     clips = [load_audio(FIXTURES / n)[: int(s * SAMPLE_RATE)]
              for n, s in (("jfk.flac", 2.5), ("arctic_a0009.wav", 1.7), ("arctic_a0007.wav", 0.9))]
     ref = [tiny.generate(torch.from_numpy(a), seed=k) for k, a in enumerate(clips)]
-    st = BatchedStepper(tiny)
+    st = Stepper(tiny)
     states = [st.new_state(k) for k in range(3)]
     outs = _rounds(st, states, clips, np.random.default_rng(1), [0, 17, 160, 533, 1600, 5000], skip=0.2)
     _assert_equal(outs, ref)
@@ -97,10 +99,9 @@ def test_timed_phones_streamed_with_the_audio_equal_generate_with_phones(tiny):
                          torch.as_tensor(rasterize_phones(t, num_motion_frames(len(a)))), seed=k)
            for k, (a, t) in enumerate(zip(clips, timings))]
     assert not torch.allclose(ref[0]["face"], tiny.generate(torch.from_numpy(clips[0]), seed=0)["face"])  # phones matter
-    st = BatchedStepper(tiny)
+    st = Stepper(tiny)
     states = [st.new_state(k) for k in range(3)]
     todo = [[] if t is None else _phones(t) for t in timings]
-    from umo.serve.batching import PhoneTrack
 
     def feed(k: int, end: int) -> None:  # the phones of this chunk's audio and a little more, first
         send = [p for p in todo[k] if p[1] < end / SAMPLE_RATE + 0.2]

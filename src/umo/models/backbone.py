@@ -12,16 +12,15 @@ region, which is what lets the MoE router specialise experts by region/modality,
 and hands attend to this step's face input; the cost is 5 tokens per step, processed in one call.
 
 Attention is causal with a sliding window of ``window_steps`` steps: a token of step s sees the
-tokens of steps s - W + 1 .. s (earlier tokens of its own step included). Streaming keeps exactly
-the last W - 1 steps of keys/values, so memory is constant however long the stream runs.
+tokens of steps s - W + 1 .. s (earlier tokens of its own step included). The incremental step
+(``umo.models.stepper``) keeps exactly the last W steps of keys/values, so memory is constant
+however long the stream runs.
 Positions: rotary embeddings (RoPE, Su et al. 2021) of the absolute token index, angles in float64.
 
 Dimension letters: B batch, N tokens, H heads, c head width, d model width.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -42,18 +41,6 @@ def rope(x: Tensor, pos: Tensor) -> Tensor:
     cos, sin = torch.cos(ang).to(x.dtype), torch.sin(ang).to(x.dtype)
     x1, x2 = x[..., 0::2], x[..., 1::2]
     return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
-
-
-@dataclass
-class KVCache:
-    """Per-layer keys/values of the last W - 1 steps (each (1, H, n, c)) and the next token index."""
-
-    keys: list[Tensor] = field(default_factory=list)
-    values: list[Tensor] = field(default_factory=list)
-    pos: int = 0
-
-    def num_elements(self) -> int:
-        return sum(k.numel() + v.numel() for k, v in zip(self.keys, self.values))
 
 
 class Attention(nn.Module):
@@ -94,7 +81,8 @@ class Block(nn.Module):
 
 
 class Backbone(nn.Module):
-    """Pre-norm transformer (RMSNorm) with MoE (or dense) FFNs; ``forward`` for training, ``step`` live."""
+    """Pre-norm transformer (RMSNorm) with MoE (or dense) FFNs. ``forward`` is the parallel pass over
+    whole steps (training, and the reference); ``umo.models.stepper`` steps it live with a KV cache."""
 
     def __init__(self, d: int, n_layers: int, n_heads: int, window_steps: int, expert_hidden: int,
                  n_experts: int, top_k: int, dense_ffn: bool, type_bias: bool) -> None:
@@ -125,27 +113,3 @@ class Backbone(nn.Module):
             x, a, _, _ = blk(x, pos, mask, types, token_mask)
             aux = aux + a
         return self.norm(x), aux / len(self.blocks)
-
-    def init_cache(self) -> KVCache:
-        return KVCache()
-
-    def step(self, x: Tensor, types: Tensor, cache: KVCache) -> Tensor:
-        """One keyframe step: x (1, 5, d) -> hidden (1, 5, d); updates ``cache`` in place."""
-        n = x.shape[1]
-        pos = torch.arange(cache.pos, cache.pos + n, device=x.device)
-        past_len = cache.keys[0].shape[2] if cache.keys else 0
-        mask = torch.ones(n, past_len + n, dtype=torch.bool, device=x.device)
-        mask[:, past_len:] = torch.ones(n, n, dtype=torch.bool, device=x.device).tril()
-        keep = (self.window_steps - 1) * TOKENS_PER_STEP  # the cache holds the last W - 1 steps
-        for li, blk in enumerate(self.blocks):
-            past = (cache.keys[li], cache.values[li]) if li < len(cache.keys) else None
-            x, _, k, v = blk(x, pos, mask, types, None, past)
-            start = max(0, k.shape[2] - keep)
-            k, v = k[:, :, start:], v[:, :, start:]
-            if li < len(cache.keys):
-                cache.keys[li], cache.values[li] = k, v
-            else:
-                cache.keys.append(k)
-                cache.values.append(v)
-        cache.pos += n
-        return self.norm(x)

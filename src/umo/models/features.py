@@ -108,15 +108,6 @@ class LogMelProsody(nn.Module):
     def init_state(self, batch: int = 1, device: torch.device | None = None) -> Tensor:
         return torch.zeros(batch, LEFT_PAD, device=device)  # the not-yet-consumed samples (starts as the pad)
 
-    def step(self, pcm: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        """pcm (B, n) new samples, state (B, tail) -> features of the frames now complete (B, m, C), new state."""
-        buf = torch.cat([state, pcm.to(state.dtype)], dim=1)
-        m = 0 if buf.shape[1] < WIN_LENGTH else (buf.shape[1] - WIN_LENGTH) // HOP_LENGTH + 1
-        if m == 0:
-            return buf.new_zeros(buf.shape[0], 0, self.n_features), buf
-        feats = self.frames(buf[:, : (m - 1) * HOP_LENGTH + WIN_LENGTH])
-        return feats, buf[:, m * HOP_LENGTH:]
-
 
 class AudioEncoder(nn.Module):
     """Causal conv encoder over the 100 Hz features: (B, F, C) -> (B, F, audio_dim)."""
@@ -132,7 +123,3 @@ class AudioEncoder(nn.Module):
 
     def init_state(self, batch: int = 1, device: torch.device | None = None) -> list[Tensor]:
         return self.stack.init_state(batch, device)
-
-    def step(self, feats: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        h, state = self.stack.step(self.inp(feats), state)
-        return self.norm(h), state

@@ -52,9 +52,3 @@ class Interpolator(nn.Module):
 
     def init_state(self, batch: int = 1, device: torch.device | None = None) -> list[Tensor]:
         return self.stack.init_state(batch, device)
-
-    def step(self, cur: Tensor, prev: Tensor, offset: Tensor, audio: Tensor, text: Tensor,
-             state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """The next n frames: inputs as ``frame_inputs`` with T = n -> (B, n, D), new state."""
-        h, state = self.stack.step(self.frame_inputs(cur, prev, offset, audio, text), state)
-        return self.out(self.norm(h)), state

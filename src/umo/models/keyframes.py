@@ -69,12 +69,6 @@ class KeyframeHead(nn.Module):
             logs[f"acc_{r}"] = float(((lg.argmax(-1) == codes[r]).float() * m).sum() / denom)
         return total, logs
 
-    @torch.no_grad()
-    def sample(self, logits: dict[str, Tensor], temperature: float, seed: int, step: int) -> dict[str, Tensor]:
-        """logits {region: (C,)} of keyframe ``step`` -> {region: code (int64 scalar tensor)}."""
-        codes = sample_codes(torch.stack([logits[r] for r in self.regions])[None], temperature, [(seed, step)])[0]
-        return {r: codes[i] for i, r in enumerate(self.regions)}
-
 
 def expected_code_vectors(logits: Tensor, codebook: Tensor) -> Tensor:
     """Differentiable soft keyframe: E_p[code vector] = softmax(logits) @ codebook: (..., C) -> (..., q)."""

@@ -1,8 +1,9 @@
 """Small building blocks shared by the model's files: RMSNorm and causal 1-D convolutions.
 
-Every temporal layer here is causal (output frame t sees input frames <= t) and has two modes:
-``forward(x)`` over a whole sequence (training, offline) and ``step(x, state)`` over the next few
-frames with an explicit carried state (streaming). Both give the same numbers, up to float rounding.
+Every temporal layer here is causal (output frame t sees input frames <= t): ``forward(x)`` runs over
+a whole sequence (training, and the reference); ``umo.models.stepper`` runs the same layers over the
+next few frames with an explicit carried state (``init_state``: a silent past), to the same numbers
+up to float rounding.
 
 Dimension letters: B batch, T frames, C channels, n new frames in a streaming step.
 """
@@ -46,20 +47,10 @@ class CausalConv1d(nn.Module):
     def init_state(self, batch: int, device: torch.device | None = None) -> Tensor:
         return torch.zeros(batch, self.pad, self.c_in, device=device)  # a silent past
 
-    def step(self, x: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
-        """x: (B, n, C_in) new frames, state: (B, pad, C_in) -> (B, n, C_out), new state."""
-        if x.shape[1] == 0:
-            return x.new_zeros(x.shape[0], 0, self.conv.out_channels), state
-        xx = torch.cat([state, x], dim=1)  # (B, pad + n, C_in)
-        # a few frames at a time, the conv as one matmul over the stacked taps is ~5x cheaper on a CPU
-        # than conv1d's per-call overhead: taps[j, i] = xx[j + i * dilation], weight (C_out, C_in, K)
-        n, k, dil = x.shape[1], self.conv.kernel_size[0], self.conv.dilation[0]
-        taps = torch.cat([xx[:, i * dil:i * dil + n] for i in range(k)], dim=-1)  # (B, n, K C_in)
-        y = F.linear(taps, self.taps_weight(), self.conv.bias)  # (B, n, C_out)
-        return y, xx[:, xx.shape[1] - self.pad:]
-
     def taps_weight(self) -> Tensor:
-        """The weight (C_out, C_in, K) as the matrix of the stacked taps of ``step``: (C_out, K C_in)."""
+        """The weight (C_out, C_in, K) as one matrix over stacked taps, (C_out, K C_in): a few frames at
+        a time, the conv as one matmul over taps[j, i] = x[j + i * dilation] is ~5x cheaper on a CPU
+        than conv1d's per-call overhead (``umo.models.stepper.conv_stack_step``)."""
         w = self.conv.weight
         return w.permute(0, 2, 1).reshape(w.shape[0], -1)
 
@@ -83,11 +74,3 @@ class CausalConvStack(nn.Module):
 
     def init_state(self, batch: int, device: torch.device | None = None) -> list[Tensor]:
         return [c.init_state(batch, device) for c in self.convs]
-
-    def step(self, x: Tensor, state: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        new_state = []
-        for norm, conv, out, s in zip(self.norms, self.convs, self.outs, state):
-            h, s = conv.step(norm(x), s)
-            x = x + out(F.gelu(h))
-            new_state.append(s)
-        return x, new_state

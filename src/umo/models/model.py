@@ -23,8 +23,6 @@ checkpoint carries its statistics. Dimension letters: B batch, S samples, T fram
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -37,11 +35,11 @@ from umo.models.features import AudioEncoder, LogMelProsody, feature_index, num_
 from umo.models.interpolate import Interpolator
 from umo.models.keyframes import KeyframeHead, expected_code_vectors
 from umo.models.moe import MoE
+from umo.models.phones import UNKNOWN_PHONE
 from umo.models.tokenizer import MotionTokenizer
 from umo.speech.units import PHONES
 
 REGIONS: tuple[str, ...] = tuple(REGION_DIMS)  # ("face", "body", "hands")
-UNKNOWN_PHONE = len(PHONES)  # embedding index of "no transcript" (the batch's -1)
 
 
 class UmoModel(nn.Module):
@@ -273,47 +271,25 @@ class UmoModel(nn.Module):
         return 0.5 * (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels))
 
     # ------------------------------------------------------------------ inference
-    def step_tokens(self, audio_k: Tensor, text_k: Tensor, prev_zq: dict[str, Tensor] | None) -> Tensor:
-        """One step's 5 tokens (1, 5, d) from a_k (a,), p_k (2 text_dim,) and the previous codes (q,) or None."""
-        toks = [self.audio_tok(audio_k), self.text_tok(text_k)]
-        for i, r in enumerate(REGIONS):
-            toks.append(self.bos[i] if prev_zq is None else self.code_token(r, prev_zq[r]))
-        return (torch.stack(toks) + self.type_emb)[None]
-
-    @torch.no_grad()
-    def keyframe_step(self, audio_k: Tensor, text_k: Tensor, prev_zq: dict[str, Tensor] | None, cache,
-                      seed: int, k: int) -> dict[str, Tensor]:
-        """Sample keyframe k's codes -> {region: code vector (q,)}; advances the KV cache."""
-        h = self.backbone.step(self.step_tokens(audio_k, text_k, prev_zq), self.token_types, cache)
-        logits = self.head({r: h[0, 2 + i] for i, r in enumerate(REGIONS)})
-        codes = self.head.sample(logits, self.cfg.temperature, seed, k)
-        return {r: self.tokenizer.fsq.codes_to_vectors(codes[r]) for r in REGIONS}
-
     @torch.no_grad()
     def generate(self, audio: Tensor, phones: Tensor | None = None, seed: int = 0) -> dict[str, Tensor]:
         """audio (S,) float 16 kHz, phones (T,) or None -> {"face": (T, 61), "body": (T, 36), "hands": (T, 138)}.
 
-        T = ceil(S / 16000 * 30). ``phones`` shorter or longer than T is padded with unknown / cut."""
-        audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1)
-        dev = self.bos.device
-        audio = audio.to(dev)
+        T = ceil(S / 16000 * 30). ``phones`` shorter or longer than T is padded with unknown (-1) / cut.
+        The whole clip as one round of the incremental step (``umo.models.stepper``, a batch of one):
+        the same frames as streaming it in any chunks."""
+        from umo.models.phones import PhoneTrack
+        from umo.models.stepper import Stepper
+
+        audio = torch.as_tensor(audio, dtype=torch.float32).reshape(-1).cpu()
         t = num_motion_frames(audio.shape[0])
-        if t == 0:
-            return {r: torch.zeros(0, dim, device=dev) for r, dim in REGION_DIMS.items()}
-        a = self.audio_frames(audio[None], t)  # (1, T, a)
-        ph = None
+        stepper = Stepper(self)
+        state = stepper.new_state(seed)
         if phones is not None:
-            ph = torch.as_tensor(phones, dtype=torch.long, device=dev).reshape(-1)[:t]
-            ph = F.pad(ph, (0, t - ph.shape[0]), value=-1)[None]
-        txt = self.text_frames(ph, 1, t, dev)
-        k_stride = self.cfg.keyframe_stride
-        cache = self.backbone.init_cache()
-        prev, zqs = None, []
-        for k in range(math.ceil(t / k_stride)):
-            prev = self.keyframe_step(a[0, k * k_stride], txt[0, k * k_stride], prev, cache, seed, k)
-            zqs.append(torch.cat([prev[r] for r in REGIONS]))
-        y = self.split_regions(self.interp(torch.stack(zqs)[None], a, txt)[0])
-        return {r: self.denormalise(r, y[r]) for r in REGIONS}
+            ids = torch.as_tensor(phones, dtype=torch.long).reshape(-1)[:t].tolist()
+            state.phones = PhoneTrack.from_frame_ids(ids + [-1] * (t - len(ids)))
+        out = stepper.advance([state], [audio.numpy()], [True])[0]
+        return {r: torch.from_numpy(v) for r, v in out.items()}
 
     def stream(self, seed: int = 0):
         """A live session: ``push(pcm) -> new final frames``, ``flush()``, ``reset()``."""
