@@ -266,3 +266,14 @@ def test_head_only_page_without_audio(browser, fixtures, tmp_path):
     page.screenshot(path=str(tmp_path / "head.png"))
     assert errors == []
     page.close()
+
+
+@pytest.mark.parametrize("title", ["@blob:face@", '"@blob:audio@"', "\x00blob:face"])
+def test_a_title_that_looks_like_a_data_placeholder_stays_a_title(fixtures, tmp_path, title):
+    """The page is written piece by piece, the arrays' base64 spliced in where placeholders stand in
+    the JSON: nothing a user writes (the title) can be taken for one."""
+    anim = _talking(fixtures, with_audio=False)  # (Vorbis streams get a random serial number)
+    page = write_preview(anim, tmp_path / "p.html", title=title).read_text(encoding="utf-8")
+    data = _embedded_data(page)
+    assert data["title"] == title and page == preview_html(anim, title=title)
+    assert len(base64.b64decode(data["face"])) == anim.num_frames * 52

@@ -32,6 +32,7 @@ import numpy as np
 from umo.animation import Animation
 from umo.constants import NUM_BLENDSHAPES
 from umo.errors import UmoError
+from umo.formats.textio import write_rows
 from umo.skeleton import Skeleton, rest_root_position
 
 # Capture rates a BVH is snapped to when its rate is derived from a duration or a rounded Frame Time.
@@ -435,12 +436,7 @@ def write_bvh(motion: BvhMotion, path: str | Path) -> None:
 
     joint(0, 0)
     out += ["MOTION", f"Frames: {motion.num_frames}", f"Frame Time: {1.0 / motion.fps:.10g}"]
-    row = " ".join(["%.6f"] * motion.num_channels)
-    out += [row % tuple(r) for r in motion.frames]
-    try:
-        Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
-    except OSError as e:
-        raise UmoError(f"cannot write BVH file {path}: {e.strerror or e}") from e
+    write_rows(path, out, " ".join(["%.6f"] * motion.num_channels), motion.frames, what="BVH file")
 
 
 def _fmt(v: np.ndarray) -> str:

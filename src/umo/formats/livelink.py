@@ -38,6 +38,7 @@ from umo.constants import (
     NUM_BLENDSHAPES,
 )
 from umo.errors import UmoError
+from umo.formats.textio import write_rows
 
 # Timecode rates a Live Link take can carry; the app records at 60 (or 30) and labels frames 0..rate-1.
 TIMECODE_RATES: tuple[int, ...] = (24, 25, 30, 48, 50, 60)
@@ -125,12 +126,8 @@ def write_livelink(anim: Animation, path: str | Path) -> None:
         if not _TIMECODE.match(tc):
             raise ValueError(f"frame {k}: timecode {tc!r} is not HH:MM:SS:FF.mmm")
     row_format = ",".join([f"%.{_DECIMALS}f"] * _NUM_VALUES)
-    out = [",".join(LIVELINK_COLUMNS)]
-    out += [f"{tc},{LIVELINK_BLENDSHAPE_COUNT}," + row_format % tuple(row) for tc, row in zip(timecodes, curves)]
-    try:
-        Path(path).write_text("\n".join(out) + "\n", encoding="utf-8")
-    except OSError as e:
-        raise UmoError(f"cannot write Live Link CSV {path}: {e.strerror or e}") from e
+    write_rows(path, [",".join(LIVELINK_COLUMNS)], row_format, curves,
+               prefixes=(f"{tc},{LIVELINK_BLENDSHAPE_COUNT}," for tc in timecodes), what="Live Link CSV")
 
 
 def timecodes_for(num_frames: int, fps: float, start_s: float = 0.0) -> tuple[str, ...]:

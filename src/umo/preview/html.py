@@ -29,6 +29,7 @@ import html
 import io
 import json
 import re
+import secrets
 from importlib import resources
 from pathlib import Path
 
@@ -54,34 +55,59 @@ def write_preview(
 
     audio_format: "ogg" (Vorbis, small; plays in Chromium and Firefox) or "wav" (16-bit PCM, about
     8x larger, plays everywhere). The audio, if any, is ``anim.audio`` at ``anim.sample_rate``.
+    The page is written piece by piece (the large base64 blocks in slices), so an hour-long take
+    never exists as one string in memory.
     """
     path = Path(path)
-    page = preview_html(anim, title=title, audio_format=audio_format)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    with open(path, "w", encoding="utf-8") as f:
+        _write_page(anim, f, title, audio_format)
     return path
 
 
 def preview_html(anim: Animation, title: str | None = None, *, audio_format: str = "ogg") -> str:
     """The preview page of ``anim`` as a string (see :func:`write_preview`)."""
+    buf = io.StringIO()
+    _write_page(anim, buf, title, audio_format)
+    return buf.getvalue()
+
+
+_B64_SLICE = 3 << 20  # bytes base64-encoded at a time (a multiple of 3: the slices' texts concatenate)
+
+
+def _write_page(anim: Animation, f, title: str | None, audio_format: str) -> None:
     if anim.num_frames == 0:
         raise UmoError("the animation has no frames: there is nothing to preview")
     if audio_format not in AUDIO_FORMATS:
         raise UmoError(f"audio_format must be one of {', '.join(AUDIO_FORMATS)}, got {audio_format!r}")
     title = title or "umo preview"
-    data = json.dumps(_page_data(anim, title, audio_format), separators=(",", ":"))
-    data = data.replace("<", "\\u003c")  # nothing in the JSON block may close the <script>
+    meta, blobs = _page_data(anim, title, audio_format)
+    # The JSON with a placeholder string where each blob's base64 goes (base64 needs no escaping).
+    data = json.dumps(meta, separators=(",", ":")).replace("<", "\\u003c")  # nothing may close the <script>
     parts = {
         "TITLE": html.escape(title),
         "CSS": _asset("preview.css"),
         "THREE": _script_safe(_asset("three.min.js")),
-        "DATA": data,
         # scene.js (the character, shared with umo serve's live page) then the page's own script
         "JS": _script_safe(_asset("scene.js") + "\n" + _asset("preview.js")),
     }
-    template = _asset("preview.html")
-    # One pass, so that text inserted for one placeholder is never searched for another.
-    return re.sub(r"\{\{(TITLE|CSS|THREE|DATA|JS)\}\}", lambda m: parts[m.group(1)], template)
+    # One pass over the template, so that text inserted for one placeholder is never searched for another.
+    for piece in re.split(r"(\{\{(?:TITLE|CSS|THREE|DATA|JS)\}\})", _asset("preview.html")):
+        name = piece[2:-2] if piece.startswith("{{") and piece.endswith("}}") else None
+        if name is None:
+            f.write(piece)
+        elif name != "DATA":
+            f.write(parts[name])
+        else:
+            for chunk in re.split(r'("@blob:\w+@")', data):
+                blob = blobs.get(chunk[7:-2]) if chunk.startswith('"@blob:') else None
+                if blob is None:
+                    f.write(chunk)
+                    continue
+                f.write('"')
+                for i in range(0, len(blob), _B64_SLICE):
+                    f.write(base64.b64encode(blob[i:i + _B64_SLICE]).decode("ascii"))
+                f.write('"')
 
 
 def _asset(name: str) -> str:
@@ -91,10 +117,6 @@ def _asset(name: str) -> str:
 def _script_safe(js: str) -> str:
     """Inline script text cannot contain '</script'; '<\\/' means the same inside JS strings."""
     return re.sub(r"</(script)", r"<\\/\1", js, flags=re.IGNORECASE)
-
-
-def _b64(a: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii")
 
 
 def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
@@ -114,7 +136,17 @@ def _head_in_body(anim: Animation) -> bool:
     return bool(idx) and float(np.abs(anim.body[:, idx]).max()) > _STILL_EPS
 
 
-def _page_data(anim: Animation, title: str, audio_format: str) -> dict:
+def _page_data(anim: Animation, title: str, audio_format: str) -> tuple[dict, dict[str, bytes]]:
+    """The page's data block: the JSON fields, and the binary arrays that go into it as base64
+    (each field holds a placeholder until the page is written)."""
+    blobs: dict[str, bytes] = {}
+    nonce = secrets.token_hex(8)  # so that no text of the user's (the title) can look like a placeholder
+
+    def blob(name: str, a: np.ndarray | bytes) -> str:
+        key = f"{nonce}{name}"
+        blobs[key] = a if isinstance(a, bytes) else np.ascontiguousarray(a).tobytes()
+        return f"@blob:{key}@"
+
     face = np.rint(np.clip(np.nan_to_num(anim.face), 0.0, 1.0) * 255).astype(np.uint8)  # (T, 52)
     data = {
         "version": 1,
@@ -123,9 +155,9 @@ def _page_data(anim: Animation, title: str, audio_format: str) -> dict:
         "numFrames": int(anim.num_frames),
         "blendshapes": list(ARKIT_NAMES),
         "plotCurves": list(PLOT_CURVES),
-        "face": _b64(face),
-        "head": _b64(np.nan_to_num(anim.head).astype("<f4")),
-        "eyes": _b64(np.nan_to_num(anim.eyes).astype("<f4")),
+        "face": blob("face", face),
+        "head": blob("head", np.nan_to_num(anim.head).astype("<f4")),
+        "eyes": blob("eyes", np.nan_to_num(anim.eyes).astype("<f4")),
         "applyHead": not _head_in_body(anim),
         "skeleton": None,
         "body": None,
@@ -148,15 +180,15 @@ def _page_data(anim: Animation, title: str, audio_format: str) -> dict:
         root_moves = float(np.ptp(root, axis=0).max()) > _STILL_EPS
         data["body"] = {
             "animated": [int(j) for j in animated],
-            "quat": _b64(track),
+            "quat": blob("quat", track),
             "still": [[round(float(v), 7) for v in q] for q in quat[0]],
-            "root": _b64(root.astype("<f4")) if root_moves else None,
+            "root": blob("root", root.astype("<f4")) if root_moves else None,
             "rootStill": [round(float(v), 4) for v in root[0]],
         }
     if anim.audio is not None and len(anim.audio) > 0:
         mime, payload = _encode_audio(np.asarray(anim.audio, dtype=np.float32), int(anim.sample_rate), audio_format)
-        data["audio"] = {"mime": mime, "data": base64.b64encode(payload).decode("ascii")}
-    return data
+        data["audio"] = {"mime": mime, "data": blob("audio", payload)}
+    return data, blobs
 
 
 AUDIO_BLOCK = 1 << 16  # samples per encoder call: libsndfile 1.2.2's Vorbis encoder crashes (SIGSEGV)
