@@ -5,16 +5,17 @@
     anim.save_livelink("face.csv"); anim.save_bvh("body.bvh")
 """
 
-from umo.animation import Animation
-
 __version__ = "0.1.0"
 __all__ = ["Animation", "Animator", "__version__"]
 
+# Imported when first asked for: Animation pulls in numpy, the Animator the speech and animator
+# modules, and every ``umo`` command imports this package before it knows what it will need.
+_LAZY = {"Animation": "umo.animation", "Animator": "umo.api"}
+
 
 def __getattr__(name: str):
-    # The Animator pulls in speech and animator modules: import it only when asked for.
-    if name == "Animator":
-        from umo.api import Animator
+    if name in _LAZY:
+        import importlib
 
-        return Animator
-    raise AttributeError(name)
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'umo' has no attribute {name!r}")

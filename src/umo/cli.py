@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import sys
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from umo.constants import DEFAULT_FPS, SUPPORTED_FPS
 from umo.errors import UmoError
+from umo.eval.cli import BENCH_SUMMARY, EVAL_SUMMARY
+from umo.training.cli import DATA_SUMMARY, EXPORT_SUMMARY, TRAIN_SUMMARY
+
+# umo.serve.cli spells this line inline in add_serve_parser, whose imports (the server, torch) are
+# what is kept out of the parser here; move it to a constant there and import it like the others.
+SERVE_SUMMARY = "the streaming server (WebSocket) and its live page"
+
+# Subcommands defined beside their library, whose parsers import it to build theirs (defaults and
+# choices: numpy, torch, the server). Only the chosen one is built, so that `umo --help` and
+# `umo say` do not wait for torch; the others are listed by their summary.
+LIBRARY_COMMANDS: dict[str, tuple[str, str, str]] = {  # name: (summary, module, function adding it)
+    "eval": (EVAL_SUMMARY, "umo.eval.cli", "add_eval_parser"),
+    "bench": (BENCH_SUMMARY, "umo.eval.cli", "add_bench_parser"),
+    "train": (TRAIN_SUMMARY, "umo.training.cli", "add_train_parser"),
+    "export": (EXPORT_SUMMARY, "umo.training.cli", "add_export_parser"),
+    "data": (DATA_SUMMARY, "umo.training.cli", "add_data_parser"),
+    "serve": (SERVE_SUMMARY, "umo.serve.cli", "add_serve_parser"),
+}
 
 ANIMATE_HELP = """\
 Animate a speech file: writes face.csv (Live Link Face layout), body.bvh (canonical skeleton) and
@@ -137,7 +157,11 @@ def cmd_voices(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The ``umo`` parser for the command line ``argv`` (without the program name): of the
+    LIBRARY_COMMANDS only the one it names is built in full, the others are listed only (they would
+    reject their arguments). None: all of them in full."""
+    chosen = None if argv is None else (argv[0] if argv and not argv[0].startswith("-") else "")
     parser = argparse.ArgumentParser(prog="umo", description="Speech to a talking, gesturing 3D character.")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -190,20 +214,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "to drive it (that part stays at rest); refused by default")
     p.set_defaults(func=cmd_convert)
 
-    from umo.eval.cli import add_bench_parser, add_eval_parser
-
-    add_eval_parser(sub)
-    add_bench_parser(sub)
-
-    from umo.training.cli import add_data_parser, add_export_parser, add_train_parser
-
-    add_train_parser(sub)
-    add_export_parser(sub)
-    add_data_parser(sub)
-
-    from umo.serve.cli import add_serve_parser
-
-    add_serve_parser(sub)
+    for name, (summary, module, adder) in LIBRARY_COMMANDS.items():
+        if chosen is None or name == chosen:
+            getattr(importlib.import_module(module), adder)(sub)
+        else:
+            sub.add_parser(name, help=summary)
 
     p = sub.add_parser("voices", help="list the offline voices")
     p.add_argument("--language", help="only voices of this language (a code or its start: en, zh, cmn, pt-br)")
@@ -212,7 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     _show_library_messages()
     try:
         return args.func(args)

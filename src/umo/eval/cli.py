@@ -1,6 +1,7 @@
 """``umo eval`` and ``umo bench``: argument parsing over umo.eval.suite and umo.eval.bench.
 
-umo.cli calls :func:`add_eval_parser` and :func:`add_bench_parser` on its subparsers.
+umo.cli lists them by EVAL_SUMMARY and BENCH_SUMMARY and calls :func:`add_eval_parser` or
+:func:`add_bench_parser` on its subparsers when one is chosen (they import the library's defaults).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ kinematics in shoulder widths. --candidate runs an animator on the audio as anot
 loudness, model:PATH (optionally @FPS). Baselines: loudness jaw, neutral face, still pose, the
 capture shifted by half its length.
 """
+
+EVAL_SUMMARY = "score animation against ground truth and baselines"
+BENCH_SUMMARY = "speed of animator configurations"
 
 BENCH_HELP = """\
 Speed of animator configurations: compute per frame, real-time factor, peak memory, on one and two
@@ -76,7 +80,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def add_eval_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("eval", help="score animation against ground truth and baselines",
+    p = subparsers.add_parser("eval", help=EVAL_SUMMARY,
                               description=EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pred", nargs="?", type=Path, help="the animation to score")
     p.add_argument("gt", nargs="?", type=Path, help="the ground truth (its face and/or body)")
@@ -156,7 +160,7 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     from umo.eval.bench import DEFAULT_CONFIGS, DEFAULT_REPEATS
     from umo.serve.worker import ENGINES
 
-    p = subparsers.add_parser("bench", help="speed of animator configurations",
+    p = subparsers.add_parser("bench", help=BENCH_SUMMARY,
                               description=BENCH_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("configs", nargs="*", metavar="CONFIG",
                    help=f"animator names (default: {' '.join(DEFAULT_CONFIGS)}); model:PATH once the model exists")

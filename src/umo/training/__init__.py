@@ -3,21 +3,25 @@
     from umo.training import TrainConfig, Trainer
     Trainer(TrainConfig(stage=1, data=("runs/corpus",), model="tiny", out="runs/s1", steps=500)).train()
 
-Heavy modules (the model, the data) are imported only when a run starts.
+Heavy modules (the model, the data) are imported only when a run starts; the names below only when
+first asked for, so that ``umo.training.cli`` (imported by ``umo``'s parser) does not import torch.
 """
 
-from umo.training.checkpoint import (
-    export_inference,
-    load_checkpoint,
-    read_meta,
-    save_checkpoint,
-)
-from umo.training.config import TrainConfig, lr_at
-from umo.training.ema import EMA
-from umo.training.stages import STAGES, Stage
-from umo.training.trainer import StepBatches, Trainer, TrainResult
+_LAZY = {
+    "export_inference": "umo.training.checkpoint", "load_checkpoint": "umo.training.checkpoint",
+    "read_meta": "umo.training.checkpoint", "save_checkpoint": "umo.training.checkpoint",
+    "TrainConfig": "umo.training.config", "lr_at": "umo.training.config",
+    "EMA": "umo.training.ema",
+    "STAGES": "umo.training.stages", "Stage": "umo.training.stages",
+    "StepBatches": "umo.training.trainer", "Trainer": "umo.training.trainer", "TrainResult": "umo.training.trainer",
+}
 
-__all__ = [
-    "EMA", "STAGES", "Stage", "StepBatches", "TrainConfig", "TrainResult", "Trainer",
-    "export_inference", "load_checkpoint", "lr_at", "read_meta", "save_checkpoint",
-]
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'umo.training' has no attribute {name!r}")

@@ -1,7 +1,7 @@
 """Argument parsers of ``umo train``, ``umo export`` and ``umo data``: thin, they only call the library.
 
-``umo.cli`` adds them with :func:`add_train_parser`, :func:`add_export_parser` and
-:func:`add_data_parser`; ``python -m umo.training`` (what torchrun launches) parses the same train
+``umo.cli`` lists them by their ``*_SUMMARY`` and adds the chosen one with :func:`add_train_parser`,
+:func:`add_export_parser` or :func:`add_data_parser`; ``python -m umo.training`` (what torchrun launches) parses the same train
 arguments without the subcommand.
 """
 
@@ -28,6 +28,11 @@ log.jsonl (losses, steps/s, validation, expert usage) and config.json. Ctrl-C sa
 
 --batch-size is per process. Export the EMA weights for inference with `umo export`.
 """
+
+
+TRAIN_SUMMARY = "train one stage of the learned model (CPU or GPUs, torchrun for DDP)"
+EXPORT_SUMMARY = "write a checkpoint's EMA weights as an inference file"
+DATA_SUMMARY = "make training data: synthesise a corpus or import a dataset"
 
 
 def _log(msg: str) -> None:
@@ -125,7 +130,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def add_train_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("train", help="train one stage of the learned model (CPU or GPUs, torchrun for DDP)",
+    p = subparsers.add_parser("train", help=TRAIN_SUMMARY,
                               description=TRAIN_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_train_arguments(p)
     p.set_defaults(func=cmd_train)
@@ -145,7 +150,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_export_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("export", help="write a checkpoint's EMA weights as an inference file",
+    p = subparsers.add_parser("export", help=EXPORT_SUMMARY,
                               description="Write only the EMA weights (float16 by default) and the model "
                                           "config of a training checkpoint: the file inference loads.")
     p.add_argument("checkpoint", type=Path, help="RUN_DIR/last.safetensors")
@@ -183,7 +188,7 @@ def cmd_data_import(args: argparse.Namespace) -> int:
 
 
 def add_data_parser(subparsers) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("data", help="make training data: synthesise a corpus or import a dataset")
+    p = subparsers.add_parser("data", help=DATA_SUMMARY)
     sub = p.add_subparsers(dest="data_command", required=True)
     s = sub.add_parser("synth", help="synthesise a speech -> motion corpus (offline TTS + the rule animator)")
     s.add_argument("--hours", type=float, required=True, help="hours of speech to synthesise")
