@@ -2,7 +2,8 @@
 
 Frame ``i`` is at time ``i / fps``. Every array has the same number of frames ``T``; an audio track
 (optional) lasts ``ceil(T / fps)`` seconds or less. Conversions to and from files live in
-``umo.formats``; the methods here are the short way to call them.
+``umo.formats``; the methods here are the short way to call them. :func:`resample` puts an animation
+on another clock (another rate or length).
 
 Dimension letters: T frames, J joints, S audio samples.
 """
@@ -126,3 +127,53 @@ class Animation:
         from umo.formats.bvh import read_animation_bvh
 
         return read_animation_bvh(path, fps=fps, duration=duration)
+
+
+# --- the time axis --------------------------------------------------------------------------
+def interp_frames(values: np.ndarray, fps: float, times: np.ndarray) -> np.ndarray:
+    """Linear interpolation in time. values: (T, ...) -> (len(times), ...)."""
+    src = np.arange(values.shape[0]) / fps
+    flat = values.reshape(values.shape[0], -1)
+    out = np.empty((len(times), flat.shape[1]))
+    for c in range(flat.shape[1]):
+        out[:, c] = np.interp(times, src, flat[:, c])
+    return out.reshape(len(times), *values.shape[1:])
+
+
+def slerp_frames(rotvec: np.ndarray, fps: float, times: np.ndarray) -> np.ndarray:
+    """Per-joint slerp of local rotations. rotvec: (T, J, 3) axis-angle -> (len(times), J, 3)."""
+    from scipy.spatial.transform import Rotation, Slerp
+
+    t, j, _ = rotvec.shape
+    if t == 1:
+        return np.repeat(rotvec, len(times), axis=0)
+    src = np.arange(t) / fps
+    q = np.clip(times, src[0], src[-1])
+    out = np.empty((len(times), j, 3))
+    for k in range(j):
+        out[:, k] = Slerp(src, Rotation.from_rotvec(rotvec[:, k]))(q).as_rotvec()
+    return out
+
+
+def resample(anim: Animation, times: np.ndarray) -> Animation:
+    """The animation at the given times (seconds), frames at ``1 / (times[1] - times[0])`` fps.
+
+    times must be a uniform grid starting at 0 (as ``umo.eval.align.common_times`` gives). Blendshapes,
+    head/eye angles and the root position are interpolated linearly, joint rotations by slerp.
+    """
+    fps = 1.0 / (times[1] - times[0]) if len(times) > 1 else anim.fps
+    same = np.isclose(fps, anim.fps) and len(times) <= anim.num_frames
+    if same:  # identical frame times: slice, never interpolate (keeps a copy scoring exactly 0)
+        n = len(times)
+        return anim.copy(fps=anim.fps, face=anim.face[:n], head=anim.head[:n], eyes=anim.eyes[:n],
+                         body=None if anim.body is None else anim.body[:n],
+                         root_pos=None if anim.root_pos is None else anim.root_pos[:n], timecodes=None)
+    return anim.copy(
+        fps=fps,
+        face=interp_frames(anim.face, anim.fps, times),
+        head=interp_frames(anim.head, anim.fps, times),
+        eyes=interp_frames(anim.eyes, anim.fps, times),
+        body=None if anim.body is None else slerp_frames(anim.body, anim.fps, times),
+        root_pos=None if anim.root_pos is None else interp_frames(anim.root_pos, anim.fps, times),
+        timecodes=None,
+    )

@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from umo.animation import Animation, num_frames_for
+from umo.animation import Animation, num_frames_for, resample
 from umo.constants import EYE_NAMES, HEAD_NAMES, MODEL_FPS, NUM_BLENDSHAPES, SAMPLE_RATE, SUPPORTED_FPS
 from umo.errors import UmoError
 from umo.speech.units import Timing
@@ -33,7 +33,7 @@ def default_weights_available() -> bool:
 
 def load_model(weights: str | Path | None = None):
     """The bundled model (or a checkpoint / inference file) in eval mode on the CPU."""
-    from umo.training.checkpoint import load_checkpoint
+    from umo.models.checkpoint import load_checkpoint
 
     path = Path(weights) if weights is not None else DEFAULT_WEIGHTS
     if not path.is_file():
@@ -175,8 +175,6 @@ def model_animation(model, audio: np.ndarray, timing: Timing | None = None, fps:
     regions = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     anim = regions_to_animation(regions, fps=MODEL_FPS)
     if fps != MODEL_FPS:
-        from umo.eval.align import resample
-
         anim = resample(anim, np.arange(num_frames_for(audio.size / SAMPLE_RATE, fps)) / fps)
     return anim.copy(fps=fps, audio=audio, sample_rate=SAMPLE_RATE)
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from umo.constants import CANONICAL_SKELETON_TABLE, HIPS_REST_HEIGHT
+from umo.constants import CANONICAL_SKELETON_TABLE, HIPS_REST_HEIGHT, JOINT_INDEX
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,37 @@ def matrix_to_rotvec(mat: np.ndarray) -> np.ndarray:
 
     shape = mat.shape[:-2]
     return Rotation.from_matrix(mat.reshape(-1, 3, 3)).as_rotvec().reshape(*shape, 3)
+
+
+# How a head rotation is shared along the neck chain: the three rest frames are aligned, so the
+# fractions of one axis-angle compose exactly to the whole rotation.
+HEAD_CHAIN_SHARE: tuple[tuple[str, float], ...] = (("Neck", 0.3), ("Neck1", 0.2), ("Head", 0.5))
+
+
+def head_to_rotvec(head: np.ndarray) -> np.ndarray:
+    """Head yaw/pitch/roll -> one axis-angle rotation in the skeleton's frame.
+
+    Conventions (radians): yaw turns about +Y (positive: towards the character's left), pitch about
+    +X (positive: chin down), roll about +Z (positive: tilt towards the character's right shoulder);
+    applied as R = Ry(yaw) @ Rx(pitch) @ Rz(roll).
+    head: (T, 3) -> (T, 3)
+    """
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_euler("YXZ", head, degrees=False).as_rotvec()
+
+
+def add_head_to_body(body: np.ndarray, head: np.ndarray) -> None:
+    """Write the head rotation into the neck chain of a canonical-skeleton body, in place.
+
+    body: (T, 75, 3) local axis-angle; head: (T, 3) yaw/pitch/roll radians.
+    """
+    from scipy.spatial.transform import Rotation
+
+    w = head_to_rotvec(head)  # (T, 3)
+    for name, share in HEAD_CHAIN_SHARE:
+        j = JOINT_INDEX[name]
+        body[:, j] = (Rotation.from_rotvec(body[:, j]) * Rotation.from_rotvec(share * w)).as_rotvec()
 
 
 def forward_kinematics(

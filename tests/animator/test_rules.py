@@ -9,11 +9,11 @@ import pytest
 import soundfile as sf
 
 from umo import Animation, Animator
-from umo.animator.rules import HEAD_CHAIN_SHARE, RuleAnimator, RuleAnimatorConfig, head_to_rotvec
+from umo.animator.rules import RuleAnimator, RuleAnimatorConfig
 from umo.constants import JOINT_INDEX, lip_aperture
 from umo.errors import UmoError
 from umo.formats.lab import read_lab
-from umo.skeleton import forward_kinematics, rotvec_to_matrix
+from umo.skeleton import HEAD_CHAIN_SHARE, forward_kinematics, head_to_rotvec, rotvec_to_matrix
 
 
 @pytest.fixture

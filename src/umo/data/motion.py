@@ -4,7 +4,8 @@
     body  (T, 36): local axis-angle of BODY_REGION_JOINTS (spine, shoulders, arms, wrists)
     hands (T, 138): local axis-angle of HAND_REGION_JOINTS (46 finger joints)
 
-The neck chain is not a model output: it is rebuilt from the head angles (umo.animator.rules).
+The neck chain is not a model output: it is rebuilt from the head angles
+(umo.skeleton.add_head_to_body).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from umo.constants import (
     NUM_JOINTS,
     SAMPLE_RATE,
 )
-from umo.skeleton import canonical_skeleton, rest_root_position
+from umo.skeleton import add_head_to_body, canonical_skeleton, rest_root_position
 
 BODY_IDX = np.array([JOINT_INDEX[n] for n in BODY_REGION_JOINTS])
 HAND_IDX = np.array([JOINT_INDEX[n] for n in HAND_REGION_JOINTS])
@@ -50,8 +51,6 @@ def regions_to_animation(
     sample_rate: int = SAMPLE_RATE, with_body: bool = True,
 ) -> Animation:
     """The inverse: regions (T, D) -> Animation; face weights clipped to [0, 1]; neck from head."""
-    from umo.animator.rules import add_head_to_body
-
     face = np.asarray(regions["face"], dtype=np.float64)
     t = face.shape[0]
     head = face[:, NUM_BLENDSHAPES:NUM_BLENDSHAPES + 3]

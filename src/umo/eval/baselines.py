@@ -110,7 +110,7 @@ def load_model_spec(spec: str):
     path = Path(what)
     if not path.is_file():
         raise UmoError(f"{spec}: no checkpoint at {path} (or name a preset: {', '.join(sorted(PRESETS))})")
-    from umo.training.checkpoint import load_checkpoint
+    from umo.models.checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(path)
     return model, path, f"learned model {path.name}"

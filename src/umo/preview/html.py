@@ -17,7 +17,7 @@ Data encoding (base64 in a JSON block):
 A 60 s clip at 30 fps with every upper-body joint moving and 16 kHz audio gives a page of about 2.7 MB.
 
 Head rotation: umo's animator writes the head yaw/pitch/roll into the neck chain of the body
-(``umo.animator.rules.add_head_to_body``), so the page turns the head by ``anim.head`` only when
+(``umo.skeleton.add_head_to_body``), so the page turns the head by ``anim.head`` only when
 there is no body or the body's neck chain (Neck, Neck1, Head) never moves; otherwise it would turn
 twice.
 """

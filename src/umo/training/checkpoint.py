@@ -1,17 +1,11 @@
-"""Checkpoints as safetensors only: nothing is ever unpickled.
+"""Writing checkpoints, resuming runs and exporting inference files: safetensors only, nothing is
+ever unpickled. The file format, and reading a model back (what inference needs), are
+umo.models.checkpoint's.
 
-A training checkpoint is one ``.safetensors`` file holding
-
-    model/<name>          the trained weights (float32)
-    ema/<name>            the EMA of the weights (what inference uses)
-    optim/<i>/<key>       the optimizer state, flattened: parameter index i, e.g. exp_avg
-    rng/<rank>/<kind>     every rank's RNG states (torch, cuda, numpy, python) as tensors
-
-and, in the safetensors header, one JSON string under the key ``umo``: the format and kind, the
-ModelConfig (``dataclasses.asdict``), the TrainConfig, stage, step, a description of the data, the
-git commit, the optimizer's param groups and the RNG states' scalar parts. An **inference** file
-(:func:`export_inference`) holds only the EMA weights (float16 by default) under their plain names,
-with the same JSON minus the training state: that is the file bundled with the package.
+Beside the tensors, a training checkpoint's JSON header holds the ModelConfig, the TrainConfig,
+stage, step, a description of the data, the git commit, the optimizer's param groups and the RNG
+states' scalar parts. An inference file (:func:`export_inference`) holds only the EMA weights
+(float16 by default) under their plain names, with the same JSON minus the training state.
 
 Writes are atomic (a temporary file in the same folder, then ``os.replace``), so a crash or Ctrl-C
 never leaves a half-written ``last.safetensors``.
@@ -31,15 +25,20 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors import safe_open
 from safetensors.torch import save as st_save
 from torch import nn
 
 from umo.errors import UmoError
+from umo.models.checkpoint import (  # noqa: F401  (load_checkpoint: also this module's API, for the trainer)
+    FORMAT,
+    FORMAT_VERSION,
+    META_KEY,
+    load_checkpoint,
+    load_weights,
+    read_meta,
+    read_tensors,
+)
 
-FORMAT = "umo-checkpoint"
-FORMAT_VERSION = 1
-META_KEY = "umo"
 INFERENCE_MAX_BYTES = 20 * 1024 * 1024  # the bundled weights file must stay small
 
 
@@ -111,36 +110,6 @@ def write_safetensors(path: str | Path, tensors: dict[str, torch.Tensor], meta: 
     data = st_save({k: _tensor_for_file(v) for k, v in tensors.items()}, metadata={META_KEY: to_json(meta)})
     atomic_write_bytes(path, data)
     return path
-
-
-def read_meta(path: str | Path) -> dict:
-    """The JSON header of a umo checkpoint or inference file (reads no tensor data)."""
-    path = Path(path)
-    if not path.is_file():
-        raise UmoError(f"checkpoint not found: {path}")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            header = f.metadata() or {}
-    except Exception as e:  # safetensors raises its own error types for a bad header
-        raise UmoError(f"{path} is not a safetensors file ({e}); umo checkpoints end in .safetensors") from None
-    if META_KEY not in header:
-        raise UmoError(f"{path} is a safetensors file but not a umo checkpoint (no '{META_KEY}' header)")
-    meta = json.loads(header[META_KEY])
-    if meta.get("format") != FORMAT:
-        raise UmoError(f"{path}: unknown format {meta.get('format')!r} (expected {FORMAT!r})")
-    if meta.get("version", 0) > FORMAT_VERSION:
-        raise UmoError(f"{path} was written by a newer umo (format version {meta['version']}); upgrade umo")
-    return meta
-
-
-def read_tensors(path: str | Path, prefix: str = "") -> dict[str, torch.Tensor]:
-    """Tensors whose names start with ``prefix``, the prefix removed."""
-    out = {}
-    with safe_open(str(path), framework="pt") as f:
-        for k in f.keys():
-            if k.startswith(prefix):
-                out[k[len(prefix):]] = f.get_tensor(k)
-    return out
 
 
 # --- RNG states as tensors ------------------------------------------------------------------------
@@ -232,72 +201,6 @@ def save_checkpoint(
     return write_safetensors(path, tensors, meta)
 
 
-def _model_config_from_dict(d: dict):
-    from umo.models import ModelConfig  # lazy: the model package is heavy
-
-    if hasattr(ModelConfig, "from_dict"):
-        return ModelConfig.from_dict(d)
-    kw = {}
-    for f in dataclasses.fields(ModelConfig):
-        if f.name not in d:
-            continue
-        v = d[f.name]
-        if isinstance(v, list) and isinstance(f.default, tuple):
-            v = tuple(tuple(x) if isinstance(x, list) else x for x in v)
-        kw[f.name] = v
-    return ModelConfig(**kw)
-
-
-def build_model(model_config: dict) -> nn.Module:
-    """A fresh UmoModel from a stored config dict."""
-    from umo.models import UmoModel
-
-    return UmoModel(_model_config_from_dict(model_config))
-
-
-def _load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    own = model.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    if missing or unexpected:
-        raise UmoError(f"{path} does not fit this model: missing {missing[:4]}, unexpected {unexpected[:4]} "
-                       "(was it trained with another model config?)")
-    for k, v in state.items():
-        if own[k].shape != v.shape:
-            raise UmoError(f"{path}: {k} has shape {tuple(v.shape)}, the model wants {tuple(own[k].shape)} "
-                           "(the checkpoint was trained with another model config)")
-    with torch.no_grad():
-        for k, v in own.items():
-            v.copy_(state[k].to(v.dtype))
-
-
-def load_checkpoint(path: str | Path, model: nn.Module | None = None, weights: str = "ema"):
-    """Load a checkpoint (training or inference file) -> (model, meta).
-
-    Without ``model`` a UmoModel is built from the ModelConfig stored in the file. ``weights``:
-    "ema" (default; falls back to "model" when the file has no EMA) or "model" (the raw weights).
-    Inference files hold a single set. The model comes back in float32, in eval mode, on the CPU
-    unless it was passed in on another device.
-    """
-    path = Path(path)
-    meta = read_meta(path)
-    if model is None:
-        if not meta.get("model_config"):
-            raise UmoError(f"{path} stores no model config: pass the model to load it into")
-        model = build_model(meta["model_config"])
-    if meta["kind"] == "inference":
-        state = read_tensors(path)
-    else:
-        if weights not in ("ema", "model"):
-            raise ValueError(f"weights must be 'ema' or 'model', got {weights!r}")
-        state = read_tensors(path, "ema/") if weights == "ema" else {}
-        if not state:
-            state = read_tensors(path, "model/")
-    _load_weights(model, state, path)
-    model.eval()
-    return model, meta
-
-
 def load_training_state(path: str | Path, model: nn.Module, ema=None, optimizer=None, rank: int = 0,
                         device: torch.device | None = None) -> dict:
     """Resume: load weights, EMA, optimizer and this rank's RNG states in place; returns the meta."""
@@ -306,7 +209,7 @@ def load_training_state(path: str | Path, model: nn.Module, ema=None, optimizer=
     if meta["kind"] != "train":
         raise UmoError(f"{path} is an inference export, not a training checkpoint: it cannot be resumed")
     model = getattr(model, "module", model)
-    _load_weights(model, read_tensors(path, "model/"), path)
+    load_weights(model, read_tensors(path, "model/"), path)
     if ema is not None:
         ema.load_state_dict(read_tensors(path, "ema/"), meta.get("ema_updates", 0))
     if optimizer is not None and "optimizer" in meta:

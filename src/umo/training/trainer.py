@@ -210,14 +210,13 @@ class Trainer:
     def _build_model(self) -> nn.Module:
         if self._model is not None:
             return self._model
-        from umo.models import UmoModel, get_config
-        from umo.training.checkpoint import _model_config_from_dict
+        from umo.models import ModelConfig, UmoModel, get_config
 
         cfg = self.cfg
         if cfg.resume and self.last_path.is_file():
             mc = read_meta(self.last_path).get("model_config")
             if mc:
-                return UmoModel(_model_config_from_dict(mc))
+                return UmoModel(ModelConfig.from_dict(mc))
         if cfg.model:
             return UmoModel(get_config(cfg.model))
         if cfg.init:

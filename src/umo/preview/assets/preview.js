@@ -5,7 +5,7 @@
    Coordinates: metres (the data is in cm), Y up, the character faces +Z, its left is +X.
    Head and eye angles (radians): yaw about +Y (positive: towards the character's left), pitch about
    +X (positive: chin/gaze down), roll about +Z; applied as R = Ry(yaw) Rx(pitch) Rz(roll), the same
-   convention as umo.animator.rules.head_to_rotvec. Body: one quaternion per joint and frame, local to
+   convention as umo.skeleton.head_to_rotvec. Body: one quaternion per joint and frame, local to
    the parent, relative to the skeleton's rest pose. */
 (function () {
   "use strict";

@@ -14,7 +14,7 @@
    Coordinates: metres (skeleton data is in cm), Y up, the character faces +Z, its left is +X.
    Head and eye angles (radians): yaw about +Y (positive: towards the character's left), pitch about
    +X (positive: chin/gaze down), roll about +Z; applied as R = Ry(yaw) Rx(pitch) Rz(roll), the same
-   convention as umo.animator.rules.head_to_rotvec. Bones: local quaternions relative to the rest pose. */
+   convention as umo.skeleton.head_to_rotvec. Bones: local quaternions relative to the rest pose. */
 (function () {
   "use strict";
   const CM = 0.01; // data cm -> scene metres
