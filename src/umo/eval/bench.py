@@ -11,8 +11,9 @@ each thread count, a fresh Python process (so that thread settings and peak memo
   produced); otherwise says "offline only";
 - reports its peak resident memory (VmHWM; resource.getrusage ru_maxrss where /proc is absent).
 
-Process start-up (``python -c "import umo.animator.rules"`` in a fresh process) is measured apart,
-as is the transcript's loading, which no row includes. Algorithmic latency comes from the
+Process start-up (:func:`startup_commands`: bare Python, ``umo --help``, importing the rule
+animator and, with a learned model in the run, importing umo.inference and loading the model, each
+in fresh processes) is measured apart, as is the transcript's loading, which no row includes. Algorithmic latency comes from the
 configuration (lookahead + one chunk), not from a measurement.
 
 End-to-end streaming latency through ``umo serve`` (:func:`measure_server`) is measured whenever
@@ -139,14 +140,31 @@ def _env(threads: int) -> dict[str, str]:
     return env
 
 
-def startup_seconds(repeats: int = STARTUP_REPEATS) -> dict[str, float]:
-    """Median wall time of fresh interpreters: bare Python, and importing umo's rule animator."""
+def startup_commands(weights: str | None = None) -> dict[str, list[str]]:
+    """What start-up is measured on, label -> command line: bare Python, the ``umo`` command's own
+    start-up (``umo --help``: its parser, no library), importing the rule animator and, when the run
+    benches a learned model (``weights`` as :func:`_model_weights` gives them; an untrained preset
+    has no file to load), importing umo.inference and loading that model: what any command that runs
+    the model waits for before its first frame."""
+    py = sys.executable
+    commands = {"python": [py, "-c", "pass"],
+                "umo --help": [py, "-m", "umo", "--help"],
+                "import umo.animator.rules": [py, "-c", "import umo.animator.rules"]}
+    if weights is not None and not weights.startswith("untrained:"):
+        path = None if weights == "bundled" else str(Path(weights).resolve())
+        commands[f"import umo.inference + load the {'bundled ' if path is None else ''}model"] = [
+            py, "-c", f"from umo.inference import load_model; load_model({path!r})"]
+    return commands
+
+
+def startup_seconds(weights: str | None = None, repeats: int = STARTUP_REPEATS) -> dict[str, float]:
+    """Median wall time of each of :func:`startup_commands` in fresh processes (one thread)."""
     out = {}
-    for label, code in (("python", "pass"), ("import umo.animator.rules", "import umo.animator.rules")):
+    for label, cmd in startup_commands(weights).items():
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True, env=_env(1))
+            subprocess.run(cmd, check=True, env=_env(1), stdout=subprocess.DEVNULL)
             times.append(time.perf_counter() - t0)
         out[label] = float(np.median(times))
     return out
@@ -594,7 +612,7 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
                                               seconds=server_seconds)
     sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
-            "repeats": repeats, "startup_s": startup_seconds(), "model_sizes": sizes, "server": server_status(server_rows, reason),
+            "repeats": repeats, "startup_s": startup_seconds(weights), "model_sizes": sizes, "server": server_status(server_rows, reason),
             "server_rows": server_rows, "rows": rows,
             "cpu": _cpu_name(), "python": sys.version.split()[0]}
 
@@ -645,10 +663,9 @@ def format_report(report: dict, vs: str | None = None) -> str:
                          f"{r['offline_ms_per_frame'] / b['offline_ms_per_frame']:>10.2f}"
                          f"{r['rtf'] / b['rtf']:>9.2f}{r['peak_mib'] / b['peak_mib']:>10.2f}")
     st = report["startup_s"]
-    lines += ["", "process start-up (fresh interpreter, median of "
-              f"{STARTUP_REPEATS}): python {1000 * st['python']:.0f} ms; "
-              f"python -c 'import umo.animator.rules' {1000 * st['import umo.animator.rules']:.0f} ms",
-              "not included above: loading the audio and the transcript; RTF and ms/frame are offline "
+    lines += ["", f"process start-up, not included above (a fresh process each, median of {STARTUP_REPEATS}):"]
+    lines += [f"  {label:<{max(map(len, st))}}{1000 * s:>8.0f} ms" for label, s in st.items()]
+    lines += ["not included above either: loading the audio and the transcript; RTF and ms/frame are offline "
               "(whole clip at once)", report["server"]]
     return "\n".join(lines)
 
