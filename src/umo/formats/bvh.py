@@ -143,13 +143,20 @@ class BvhMotion:
         t, j, _ = rotations.shape
         rot_channels = tuple(f"{a}rotation" for a in order)
         channels = (_POSITION + rot_channels,) + (rot_channels,) * (j - 1)
-        with warnings.catch_warnings():
-            # At gimbal lock scipy warns and picks one of the equivalent angle sets: still exact.
-            warnings.simplefilter("ignore", UserWarning)
-            euler = Rotation.from_rotvec(rotations.reshape(-1, 3)).as_euler(order.upper(), degrees=True)
-        euler = euler.reshape(t, j * 3)
-        frames = np.concatenate([root_pos, euler], axis=1)  # (T, 3 + 3J): root position, then rotations
+        frames = np.empty((t, 3 + 3 * j))  # (T, 3 + 3J): root position, then rotations
+        frames[:, :3] = root_pos
+        # in blocks of frames: scipy's intermediates for an hour at once (8 M rotations) were GBs
+        for a in range(0, t, _CONVERT_BLOCK):
+            block = rotations[a:a + _CONVERT_BLOCK]
+            with warnings.catch_warnings():
+                # At gimbal lock scipy warns and picks one of the equivalent angle sets: still exact.
+                warnings.simplefilter("ignore", UserWarning)
+                euler = Rotation.from_rotvec(block.reshape(-1, 3)).as_euler(order.upper(), degrees=True)
+            frames[a:a + len(block), 3:] = euler.reshape(len(block), j * 3)
         return cls(skeleton, channels, fps, frames)
+
+
+_CONVERT_BLOCK = 4096  # frames converted at a time when writing
 
 
 # --- reading ------------------------------------------------------------------------------------

@@ -128,6 +128,16 @@ def rotvec_to_quat(rotvec: np.ndarray) -> np.ndarray:
     return np.concatenate([rotvec * k, np.cos(theta / 2)], axis=-1)
 
 
+_QUAT_BLOCK = 4096  # frames converted to quaternions at a time
+
+
+def _signed_quat(rotvec: np.ndarray) -> np.ndarray:
+    """Axis-angle (..., 3) -> quaternions (..., 4) with w >= 0: q and -q are the same rotation, and
+    one sign keeps the int16 tracks from flipping needlessly."""
+    quat = rotvec_to_quat(rotvec)
+    return quat * np.where(quat[..., 3:] < 0, -1.0, 1.0)
+
+
 def _head_in_body(anim: Animation) -> bool:
     """True when the body's neck chain moves, i.e. it already carries the head rotation."""
     if anim.body is None:
@@ -170,18 +180,18 @@ def _page_data(anim: Animation, title: str, audio_format: str) -> tuple[dict, di
             "parents": list(sk.parents),
             "offsets": [round(float(v), 4) for v in sk.offsets.reshape(-1)],
         }
-        quat = rotvec_to_quat(anim.body)  # (T, J, 4)
-        # q and -q are the same rotation: keep w >= 0 so int16 tracks do not flip sign needlessly
-        quat *= np.where(quat[..., 3:] < 0, -1.0, 1.0)
-        moving = np.ptp(anim.body, axis=0).max(axis=-1) > _STILL_EPS  # (J,)
+        moving = (anim.body.max(axis=0) - anim.body.min(axis=0)).max(axis=-1) > _STILL_EPS  # (J,)
         animated = np.flatnonzero(moving)
-        track = np.rint(quat[:, animated] * 32767).astype("<i2")  # (T, A, 4)
+        track = np.empty((anim.num_frames, len(animated), 4), "<i2")  # (T, A, 4)
+        for a in range(0, anim.num_frames, _QUAT_BLOCK):  # in blocks: an hour's (T, J, 4) is GBs of temporaries
+            quat = _signed_quat(anim.body[a:a + _QUAT_BLOCK, animated])
+            track[a:a + len(quat)] = np.rint(quat * 32767)
         root = anim.root_pos
         root_moves = float(np.ptp(root, axis=0).max()) > _STILL_EPS
         data["body"] = {
             "animated": [int(j) for j in animated],
             "quat": blob("quat", track),
-            "still": [[round(float(v), 7) for v in q] for q in quat[0]],
+            "still": [[round(float(v), 7) for v in q] for q in _signed_quat(anim.body[0])],
             "root": blob("root", root.astype("<f4")) if root_moves else None,
             "rootStill": [round(float(v), 4) for v in root[0]],
         }
@@ -199,16 +209,16 @@ def _encode_audio(audio: np.ndarray, sample_rate: int, audio_format: str) -> tup
     """(S,) float32 mono -> (mime type, file bytes): OGG Vorbis, or 16-bit WAV as the fallback."""
     import soundfile as sf
 
-    audio = np.clip(np.nan_to_num(audio), -1.0, 1.0)
-    if audio_format == "ogg":
+    def encode(fmt: str, subtype: str) -> bytes:
         buf = io.BytesIO()
+        with sf.SoundFile(buf, "w", sample_rate, 1, format=fmt, subtype=subtype) as f:
+            for i in range(0, audio.shape[0], AUDIO_BLOCK):  # (and no whole-clip copies of the samples)
+                f.write(np.clip(np.nan_to_num(audio[i:i + AUDIO_BLOCK]), -1.0, 1.0))
+        return buf.getvalue()
+
+    if audio_format == "ogg":
         try:
-            with sf.SoundFile(buf, "w", sample_rate, 1, format="OGG", subtype="VORBIS") as f:
-                for i in range(0, audio.shape[0], AUDIO_BLOCK):
-                    f.write(audio[i:i + AUDIO_BLOCK])
-            return "audio/ogg", buf.getvalue()
+            return "audio/ogg", encode("OGG", "VORBIS")
         except (RuntimeError, TypeError, ValueError):  # libsndfile built without Vorbis
             pass
-    buf = io.BytesIO()
-    sf.write(buf, audio, sample_rate, format="WAV", subtype="PCM_16")
-    return "audio/wav", buf.getvalue()
+    return "audio/wav", encode("WAV", "PCM_16")
