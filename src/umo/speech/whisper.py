@@ -19,8 +19,8 @@ a clip of any length is covered by overlapping windows whose outputs are blended
 weights that ignore each window's edges (see :func:`plan_windows`, :func:`window_weights`), so
 features come out at 50 Hz for the whole clip, frame k describing the audio around k / 50 s.
 
-Layers: layer 0 is the input of the first block (convolutions + positions), layer k the residual
-stream after block k, and the last layer (k = number of blocks) is the encoder's output after its
+Layers: layer 0 is the convolutional front end's output (before the positions are added, so the
+same audio gives the same layer 0 in any window), layer k the residual stream after block k, and the last layer (k = number of blocks) is the encoder's output after its
 final LayerNorm: the tensor Whisper's decoder (and ``ctranslate2.models.Whisper.encode``) sees.
 
 Dimension letters: S samples (16 kHz), M mel frames (100 Hz), T encoder frames (50 Hz), D width,
@@ -393,6 +393,17 @@ class WhisperFeatures:
         return self.at(centre / SAMPLE_RATE)
 
 
+@dataclass(frozen=True)
+class WindowPlan:
+    """How a clip is read: its whole log-mel and the encoder frame each 30 s window starts at."""
+
+    mel: Tensor  # (n_mels, M), M >= 2 * (last start + 1500): the tail is Whisper's zero padding
+    starts: tuple[int, ...]
+    num_frames: int  # T: encoder frames that cover the clip
+    overlap_frames: int
+    num_samples: int
+
+
 class WhisperEncoder(nn.Module):
     """Whisper's audio encoder in PyTorch, with the weights of a pinned package (:meth:`load`)."""
 
@@ -467,9 +478,11 @@ class WhisperEncoder(nn.Module):
         layers = self._check_layers(layers)
         if mel.shape[1:] != (self.config.n_mels, WINDOW_MEL_FRAMES):
             raise UmoError(f"Whisper reads (batch, {self.config.n_mels}, {WINDOW_MEL_FRAMES}) log-mel windows, got {tuple(mel.shape)}")
-        x = F.gelu(self.conv1(mel))
-        x = F.gelu(self.conv2(x)).transpose(1, 2) + self.positions  # (B, 1500, D)
+        x = F.gelu(self.conv2(F.gelu(self.conv1(mel)))).transpose(1, 2)  # (B, 1500, D)
+        # layer 0 is taken before the positions are added: it then depends on the audio alone (the
+        # positions would dominate it, and make the same audio differ from window to window)
         out: dict[int, Tensor] = {0: x}
+        x = x + self.positions
         for i, block in enumerate(self.blocks[:max(layers)], start=1):
             x = block(x)
             out[i] = x
@@ -477,8 +490,8 @@ class WhisperEncoder(nn.Module):
             out[self.config.blocks] = self.final_norm(x)
         return torch.stack([out[k] for k in layers])
 
-    def encode_window(self, mel: Tensor, start: int, layers: Sequence[int] | None = None) -> Tensor:
-        """One 30 s window of a clip's log-mel (n_mels, M) from encoder frame ``start`` -> (L, 1500, D).
+    def window_mel(self, mel: Tensor, start: int) -> Tensor:
+        """The 30 s window (n_mels, 3000) of a clip's log-mel (n_mels, M) from encoder frame ``start``.
 
         Mel frames past M are read as silence (the clip's floor), as Whisper pads.
         """
@@ -487,8 +500,22 @@ class WhisperEncoder(nn.Module):
             floor = (mel.max() - LOG_MEL_RANGE + LOG_MEL_OFFSET) / LOG_MEL_SCALE if mel.numel() else 0.0
             pad = mel.new_full((mel.shape[0], WINDOW_MEL_FRAMES - window.shape[1]), float(floor))
             window = torch.cat([window, pad], dim=1)
+        return window
+
+    def encode_window(self, mel: Tensor, start: int, layers: Sequence[int] | None = None) -> Tensor:
+        """One 30 s window of a clip's log-mel (n_mels, M) from encoder frame ``start`` -> (L, 1500, D)."""
         with torch.inference_mode():
-            return self(window[None], layers)[:, 0]
+            return self(self.window_mel(mel, start)[None], layers)[:, 0]
+
+    def plan(self, audio: Tensor | np.ndarray, overlap_seconds: float = DEFAULT_OVERLAP_SECONDS) -> WindowPlan:
+        """The clip's log-mel and its windows, as :meth:`features` reads them."""
+        x = _as_audio(audio)
+        n = frame_count(len(x))
+        overlap = round(overlap_seconds * WHISPER_FEATURE_RATE)
+        starts = plan_windows(n, overlap)
+        with torch.inference_mode():
+            mel = self.log_mel(x, max(n, starts[-1] + WINDOW_FRAMES) * 2)
+        return WindowPlan(mel, starts, n, overlap, len(x))
 
     def features(self, audio: Tensor | np.ndarray, layers: Sequence[int] | None = None,
                  overlap_seconds: float = DEFAULT_OVERLAP_SECONDS) -> WhisperFeatures:
@@ -498,21 +525,16 @@ class WhisperEncoder(nn.Module):
         :func:`window_weights`; the log-mel is computed once for the whole clip.
         """
         layers = self._check_layers(layers)
-        x = _as_audio(audio)
-        n = frame_count(len(x))
-        overlap = round(overlap_seconds * WHISPER_FEATURE_RATE)
-        starts = plan_windows(n, overlap)
-        with torch.inference_mode():
-            mel = self.log_mel(x, max(n, starts[-1] + WINDOW_FRAMES) * 2)  # (n_mels, M)
-            weights = window_weights(overlap)
-            total = torch.zeros(len(layers), n, self.config.dim)
-            weight_sum = torch.zeros(n)
-            for s in starts:
-                keep = min(WINDOW_FRAMES, n - s)
-                f = self.encode_window(mel, s, layers)[:, :keep]  # (L, keep, D)
-                total[:, s:s + keep] += f * weights[None, :keep, None]
-                weight_sum[s:s + keep] += weights[:keep]
-        return WhisperFeatures(self.config.name, layers, total / weight_sum[None, :, None], len(x))
+        p = self.plan(audio, overlap_seconds)
+        weights = window_weights(p.overlap_frames)
+        total = torch.zeros(len(layers), p.num_frames, self.config.dim)  # (L, T, D)
+        weight_sum = torch.zeros(p.num_frames)
+        for s in p.starts:
+            keep = min(WINDOW_FRAMES, p.num_frames - s)
+            f = self.encode_window(p.mel, s, layers)[:, :keep]  # (L, keep, D)
+            total[:, s:s + keep] += f * weights[None, :keep, None]
+            weight_sum[s:s + keep] += weights[:keep]
+        return WhisperFeatures(self.config.name, layers, total / weight_sum[None, :, None], p.num_samples)
 
     def _check_layers(self, layers: Sequence[int] | None) -> tuple[int, ...]:
         if layers is None:
@@ -521,7 +543,7 @@ class WhisperEncoder(nn.Module):
         bad = [k for k in layers if not 0 <= k <= self.config.blocks]
         if not layers or bad:
             raise UmoError(f"Whisper {self.config.name} has layers 0 .. {self.config.blocks} "
-                           f"(0: before the first block, {self.config.blocks}: the output); got {list(layers)}")
+                           f"(0: the convolutions, {self.config.blocks}: the output); got {list(layers)}")
         return layers
 
 
