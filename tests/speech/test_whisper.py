@@ -123,6 +123,15 @@ def test_short_clip_shapes_and_rates(tiny, jfk):
         tiny.features(jfk, layers=(5,))
 
 
+def test_window_padding_is_the_log_mel_of_silence(tiny, jfk):
+    mel = tiny.log_mel(jfk)  # (80, 1100): the clip only
+    assert mel.shape == (80, len(jfk) // 160)
+    padded = tiny.window_mel(mel, 0)  # (80, 3000)
+    whisper = tiny.log_mel(jfk, W.WINDOW_MEL_FRAMES)  # the clip followed by zeros, as Whisper pads
+    assert torch.allclose(padded[:, :mel.shape[1]], whisper[:, :mel.shape[1]])
+    assert torch.allclose(padded[:, mel.shape[1] + 2:], whisper[:, mel.shape[1] + 2:])  # past the last window
+
+
 def _standardised_cosine(a: torch.Tensor, b: torch.Tensor, ref: torch.Tensor) -> float:
     """Mean per-frame cosine of (T, D) features after standardising each dimension on ``ref``."""
     mu, sd = ref.mean(0), ref.std(0) + 1e-6

@@ -20,8 +20,21 @@ weights that ignore each window's edges (see :func:`plan_windows`, :func:`window
 features come out at 50 Hz for the whole clip, frame k describing the audio around k / 50 s.
 
 Layers: layer 0 is the convolutional front end's output (before the positions are added, so the
-same audio gives the same layer 0 in any window), layer k the residual stream after block k, and the last layer (k = number of blocks) is the encoder's output after its
-final LayerNorm: the tensor Whisper's decoder (and ``ctranslate2.models.Whisper.encode``) sees.
+same audio gives the same layer 0 in any window), layer k the residual stream after block k, and
+the last layer (k = number of blocks) is the encoder's output after its final LayerNorm: the tensor
+Whisper's decoder (and ``ctranslate2.models.Whisper.encode``) sees.
+
+Use::
+
+    enc = WhisperEncoder.load("tiny.en")              # or "base"
+    feats = enc.features(audio_16k, layers=(2,))      # WhisperFeatures, values (1, T, 384) at 50 Hz
+    feats.at_rate(30)                                 # (1, frames, 384) at motion frame times i / 30 s
+    feats.at_feature_frames()                         # (1, S // 160, 384) on the model's 100 Hz grid
+
+Measured (scripts/whisper_probe.py): ridge probes from any layer to the lip aperture of real
+captures score about as the log-mel alone does (tiny.en's middle layers a little better on a held-out
+Mandarin take, worse on English BEAT); the encoder costs 0.06 (tiny.en) / 0.13 (base) of real time
+on one thread for all blocks, less when only early layers are asked for.
 
 Dimension letters: S samples (16 kHz), M mel frames (100 Hz), T encoder frames (50 Hz), D width,
 L requested layers, N query times.
@@ -261,7 +274,10 @@ def _to_float32(array: np.ndarray, dtype_id: int) -> Tensor:
 
 # --- log-mel -----------------------------------------------------------------------------------
 def slaney_mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> Tensor:
-    """Slaney-scale, Slaney-normalised triangular filters (librosa's default, Whisper's filters): (n_mels, n_fft // 2 + 1)."""
+    """Slaney-scale, Slaney-normalised triangular filters (librosa's default; Whisper's filters).
+
+    -> (n_mels, n_fft // 2 + 1)
+    """
     min_log_hz, min_log_mel = 1000.0, 15.0  # linear (200 / 3 Hz per mel) below 1 kHz, logarithmic above
     logstep = math.log(6.4) / 27.0
     f_sp = 200.0 / 3
@@ -308,8 +324,10 @@ def window_weights(overlap_frames: int) -> Tensor:
 
     0 (MIN_WEIGHT) within overlap / 4 of an edge, where the window saw little context on one side,
     rising linearly to 1 over the next overlap / 2. Neighbours overlap by >= ``overlap_frames``, so
-    every frame has a neighbour at full weight wherever this one is down: blended features change
-    smoothly, and a frame near a seam is taken from the window that has it nearer its centre.
+    their weights add up to at least 1 wherever one is down (a linear crossfade at exactly that
+    overlap): blended features change smoothly, and a frame near a seam is taken from the window
+    that has it nearer its centre. (The encoder attends to its whole window, so even far from the
+    edges two windows give a frame somewhat different deep features: the blend hides the change.)
     """
     k = torch.arange(WINDOW_FRAMES, dtype=torch.float32) + 0.5
     edge = torch.minimum(k, WINDOW_FRAMES - k)  # frames to the nearer edge
@@ -453,7 +471,9 @@ class WhisperEncoder(nn.Module):
         """
         x = _as_audio(audio)
         if num_frames is None:
-            num_frames = len(x) // HOP_LENGTH
+            num_frames = max(1, len(x) // HOP_LENGTH)
+        if num_frames < 1:
+            raise UmoError(f"log_mel needs at least one frame, got num_frames={num_frames}")
         half = N_FFT // 2
         start = x[1:half + 1].flip(0) if len(x) > half else x.new_zeros(half)  # torch.stft's reflect pad
         end = max(0, (num_frames - 1) * HOP_LENGTH + half - len(x))  # zeros past the clip
@@ -497,8 +517,11 @@ class WhisperEncoder(nn.Module):
         """
         window = mel[:, 2 * start:2 * start + WINDOW_MEL_FRAMES]
         if window.shape[1] < WINDOW_MEL_FRAMES:
-            floor = (mel.max() - LOG_MEL_RANGE + LOG_MEL_OFFSET) / LOG_MEL_SCALE if mel.numel() else 0.0
-            pad = mel.new_full((mel.shape[0], WINDOW_MEL_FRAMES - window.shape[1]), float(floor))
+            # what zeros give in log_mel: the power floor, raised to the clip's max - 8 (normalised)
+            floor = (math.log10(LOG_MEL_FLOOR) + LOG_MEL_OFFSET) / LOG_MEL_SCALE
+            if mel.numel():
+                floor = max(floor, float(mel.max()) - LOG_MEL_RANGE / LOG_MEL_SCALE)
+            pad = mel.new_full((mel.shape[0], WINDOW_MEL_FRAMES - window.shape[1]), floor)
             window = torch.cat([window, pad], dim=1)
         return window
 
