@@ -47,13 +47,12 @@ sys.path.insert(0, str(REPO / "src"))
 
 from umo.constants import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE, lip_aperture  # noqa: E402
 from umo.eval.metrics import pearson  # noqa: E402
+from umo.eval.probe import CONTEXT_S, PROBE_TAKES, fit_ridge, sampler, stacked  # noqa: E402
 from umo.eval.suite import BEAT_TAKE, FACEGOOD_TAKE, shared_data_dir  # noqa: E402
 from umo.models.features import WIN_LENGTH, LogMelProsody  # noqa: E402
 from umo.speech.whisper import MEL_RATE, WHISPER_MODELS, WhisperEncoder, installed_weight_paths  # noqa: E402
 
-FIT_TAKES = ("1114_2_01", "1114_2_02", "1114_2_03", "1114_2_04")
-CONTEXT_S = (-0.08, -0.04, 0.0, 0.04, 0.08)  # feature read times around each motion frame
-LAMBDAS = (1.0, 10.0, 100.0, 1e3, 1e4, 1e5)
+FIT_TAKES = PROBE_TAKES
 TEST_COLUMNS = (f"FACEGOOD {FACEGOOD_TAKE}", f"BEAT {BEAT_TAKE} (en)")
 
 
@@ -93,22 +92,6 @@ def beat_take(folder: Path) -> Take:
 
 
 # --- features: each source is a function times (N,) seconds -> (N, C) ------------------------------
-def sampler(values: np.ndarray, rate: float, t0: float) -> Callable[[np.ndarray], np.ndarray]:
-    """(F, C) frames at t0 + j / rate -> linear interpolation at any times (held at the ends)."""
-    def at(times: np.ndarray) -> np.ndarray:
-        x = np.clip((times - t0) * rate, 0, len(values) - 1)
-        lo = np.floor(x).astype(int)
-        hi = np.minimum(lo + 1, len(values) - 1)
-        w = (x - lo)[:, None]
-        return values[lo] * (1 - w) + values[hi] * w
-    return at
-
-
-def stacked(at: Callable[[np.ndarray], np.ndarray], times: np.ndarray) -> np.ndarray:
-    """(T,) motion frame times -> (T, C * len(CONTEXT_S)) features around each."""
-    return np.concatenate([at(times + c) for c in CONTEXT_S], axis=1).astype(np.float32)
-
-
 def mel_sources(take: Take, whisper_mel: Callable) -> dict[str, np.ndarray]:
     with torch.no_grad():
         umo_mel = LogMelProsody()(torch.from_numpy(take.audio)[None])[0].numpy()  # (F, 83)
@@ -127,42 +110,6 @@ def whisper_sources(take: Take, enc: WhisperEncoder) -> dict[str, np.ndarray]:
         at = sampler(feats.layer(k).numpy(), feats.rate, 0.0)
         out[f"{enc.config.name} L{k}" + (" (out)" if k == enc.config.blocks else "")] = stacked(at, take.times)
     return out
-
-
-# --- ridge probes ------------------------------------------------------------------------------------
-@dataclass
-class Probe:
-    weights: np.ndarray  # (C + 1,)
-    mean: np.ndarray
-    std: np.ndarray
-    lam: float
-    cv_r: float
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return ((x - self.mean) / self.std) @ self.weights[:-1] + self.weights[-1]
-
-
-def fit_probe(xs: list[np.ndarray], ys: list[np.ndarray]) -> Probe:
-    """Ridge on standardised features; the strength chosen by leave-one-take-out mean r."""
-    x_all = np.concatenate(xs)
-    mean, std = x_all.mean(0), x_all.std(0) + 1e-6
-    zs = [np.hstack([(x - mean) / std, np.ones((len(x), 1))]).astype(np.float64) for x in xs]
-    grams = [z.T @ z for z in zs]  # per take, so each fold is a sum
-    moments = [z.T @ y for z, y in zip(zs, ys)]
-    reg = np.eye(zs[0].shape[1])
-    reg[-1, -1] = 0.0  # the bias is not shrunk
-
-    def solve(keep: list[int], lam: float) -> np.ndarray:
-        return np.linalg.solve(sum(grams[i] for i in keep) + lam * reg, sum(moments[i] for i in keep))
-
-    best = None
-    for lam in LAMBDAS:
-        rs = [pearson(zs[k] @ solve([i for i in range(len(zs)) if i != k], lam), ys[k]) for k in range(len(zs))]
-        r = float(np.mean(rs))
-        if best is None or r > best[0]:
-            best = (r, lam)
-    w = solve(list(range(len(zs))), best[1])
-    return Probe(w, mean, std, best[1], best[0])
 
 
 # --- speed --------------------------------------------------------------------------------------------
@@ -209,7 +156,7 @@ def speed(enc: WhisperEncoder, audio: np.ndarray, tmp: Path) -> dict[str, float]
 
 def probe_row(name: str, xs: list[np.ndarray], fit: list[Take], tests: list[Take]) -> tuple:
     """(name, dim per read time, lambda, CV r, [r on each test take]) of a probe fitted on ``fit``."""
-    probe = fit_probe(xs[:len(fit)], [t.aperture for t in fit])
+    probe = fit_ridge(xs[:len(fit)], [t.aperture for t in fit])
     test_r = [pearson(probe.predict(x), t.aperture) for x, t in zip(xs[len(fit):], tests)]
     return name, xs[0].shape[1] // len(CONTEXT_S), probe.lam, probe.cv_r, test_r
 

@@ -71,3 +71,22 @@ def test_ground_truth_baselines():
     still = still_pose(a)
     assert np.allclose(still.body, a.body[5]) and not still.face.any()
     assert neutral_face(7, 60).num_frames == 7 and neutral_face(7, 60).body is None
+
+
+def test_the_probe_baseline_fits_on_the_visible_facegood_takes_only(shared_data, fixtures):
+    """The log-mel ridge probe: fitted on FACEGOOD 1114_2_01..04, it predicts the held-out take's
+    lips well above chance (what a learned model has to beat), and moves only captured channels."""
+    from umo.constants import ARKIT_NAMES, lip_aperture
+    from umo.eval.metrics import pearson
+    from umo.eval.probe import PROBE_TAKES
+    from umo.formats.facegood import read_facegood
+
+    assert "1114_3_16" not in PROBE_TAKES
+    spec = get_animator("probe")
+    gt = read_facegood(fixtures / "facegood" / "bs_value_1114_3_16.npy", fixtures / "facegood" / "1114_3_16.wav")
+    pred = spec.animate(gt.audio, None)
+    n = min(pred.num_frames, gt.num_frames)
+    assert pred.body is None and np.all((pred.face >= 0) & (pred.face <= 1))
+    assert pearson(lip_aperture(pred.face[:n]), lip_aperture(gt.face[:n])) > 0.6
+    moved = np.flatnonzero(np.abs(pred.face - Animation.neutral(1, 30, with_body=False).face).max(axis=0) > 0)
+    assert moved.size and all(ARKIT_NAMES[i].startswith(("Jaw", "Mouth")) for i in moved)  # what FACEGOOD captures

@@ -19,9 +19,15 @@ from umo.models.stepper import KeyframeStepper
 REGIONS = tuple(REGION_DIMS)
 
 
-@pytest.mark.parametrize("lookahead,stride,with_phones", [(2, 2, False), (0, 1, True), (4, 4, True)])
-def test_incremental_step_equals_the_parallel_training_pass(speech, monkeypatch, lookahead, stride, with_phones):
-    model = tiny(lookahead_frames=lookahead, keyframe_stride=stride, window_steps=3)  # the window slides
+STUDENT = dict(student_dim=8, student_channels=16, student_dilations=(1, 2, 4), teacher="tiny.en:2", teacher_dim=16)
+
+
+@pytest.mark.parametrize("lookahead,stride,with_phones,student", [(2, 2, False, False), (0, 1, True, False),
+                                                                   (4, 4, True, False), (2, 2, True, True)])
+def test_incremental_step_equals_the_parallel_training_pass(speech, monkeypatch, lookahead, stride, with_phones,
+                                                            student):
+    model = tiny(lookahead_frames=lookahead, keyframe_stride=stride, window_steps=3,  # the window slides
+                 **(STUDENT if student else {}))
     audio = torch.from_numpy(speech)
     t = (audio.numel() * 30 + 15999) // 16000
     phones = torch.as_tensor(np.random.default_rng(0).integers(-1, 20, t)) if with_phones else None

@@ -55,10 +55,11 @@ CHUNKINGS = {"160": [160], "533": [533], "1000": [1000], "4000": [4000],
              "random": list(np.random.default_rng(0).integers(1, 3000, size=64)), "odd": [1, 7, 2999, 0, 533]}
 
 
-@pytest.mark.parametrize("lookahead,stride", [(2, 2), (0, 1), (4, 4)])
+@pytest.mark.parametrize("lookahead,stride,student", [(2, 2, False), (0, 1, False), (4, 4, False), (2, 2, True)])
 @pytest.mark.parametrize("chunking", sorted(CHUNKINGS))
-def test_stream_equals_generate(speech, chunking, lookahead, stride):
-    model = tiny(lookahead_frames=lookahead, keyframe_stride=stride)
+def test_stream_equals_generate(speech, chunking, lookahead, stride, student):
+    extra = dict(student_dim=8, student_channels=16, student_dilations=(1, 2, 4), teacher="tiny.en:2", teacher_dim=16)
+    model = tiny(lookahead_frames=lookahead, keyframe_stride=stride, **(extra if student else {}))
     ref = model.generate(torch.from_numpy(speech), seed=4)
     got = run_stream(model, speech, CHUNKINGS[chunking], seed=4)
     for r in REGION_DIMS:

@@ -43,15 +43,44 @@ def test_missing_data_is_a_clear_error(tmp_path, capsys):
     assert "data folder not found" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_recipe_runs_resumes_and_exports(tmp_path, fixtures):
+def _facegood_with_a_training_take(fixtures, tmp_path) -> Path:
+    """The fixture folder holds only the held-out take: a copy under another name plays a training take."""
+    import shutil
+
+    src, dst = fixtures / "facegood", tmp_path / "facegood"
+    shutil.copytree(src, dst)
+    (dst / "wav").mkdir(exist_ok=True)
+    for f in list(dst.rglob("*1114_3_16*")):
+        shutil.copy(f, f.with_name(f.name.replace("1114_3_16", "1114_9_99")))
+    return dst
+
+
+def test_recipe_refuses_without_real_training_takes(tmp_path, fixtures):
+    from umo.errors import UmoError
+
     cfg = RecipeConfig(out=str(tmp_path / "recipe"), hours=0.003, model="tiny", steps=(2, 2, 2), batch_size=2,
                        synth_workers=1, facegood=str(fixtures / "facegood"), threads=1,
                        export_to=str(tmp_path / "default.safetensors"))
+    with pytest.raises(UmoError, match="no FACEGOOD training takes"):
+        run_recipe(cfg)
+    assert not (tmp_path / "default.safetensors").exists()
+
+
+@pytest.mark.slow
+def test_recipe_runs_resumes_and_exports(tmp_path, fixtures):
+    """Corpus, real takes, the Whisper student, stages 1-4, export with the data manifest."""
+    cfg = RecipeConfig(out=str(tmp_path / "recipe"), hours=0.003, model="tiny", steps=(2, 2, 2), real_steps=2,
+                       student_steps=2, batch_size=2, synth_workers=1,
+                       facegood=str(_facegood_with_a_training_take(fixtures, tmp_path)), threads=1,
+                       export_to=str(tmp_path / "default.safetensors"))
     path = run_recipe(cfg)
     meta = read_meta(path)
-    assert meta["kind"] == "inference" and meta["stage"] == 3 and meta["step"] == 2
+    assert meta["kind"] == "inference" and meta["stage"] == 4 and meta["step"] == 2
+    assert meta["model_config"]["student_dim"] > 0 and meta["model_config"]["teacher"] == "tiny.en:2"
+    manifest = meta["manifest"]
+    assert set(manifest["data"]) == {"corpus", "facegood"} and manifest["data"]["facegood"]["clips"] == 1
+    assert manifest["student"]["clips"] >= 2 and len(manifest["data"]["corpus"]["index_sha256"]) == 64
     assert path.stat().st_size < 20 * 2**20
-    before = (tmp_path / "recipe" / "stage3" / "last.safetensors").stat().st_mtime_ns
+    before = (tmp_path / "recipe" / "stage4" / "last.safetensors").stat().st_mtime_ns
     run_recipe(cfg)  # everything finished: nothing is trained again
-    assert (tmp_path / "recipe" / "stage3" / "last.safetensors").stat().st_mtime_ns == before
+    assert (tmp_path / "recipe" / "stage4" / "last.safetensors").stat().st_mtime_ns == before

@@ -135,6 +135,20 @@ def _model(name: str, fps: int | None, phones: bool = False) -> AnimatorSpec:
     )
 
 
+def _probe(name: str) -> AnimatorSpec:
+    """The log-mel ridge probe fitted on the visible FACEGOOD takes (umo.eval.probe), face only."""
+    from umo.eval.probe import PROBE_TAKES, facegood_face_probe
+    from umo.eval.suite import shared_data_dir
+
+    data = shared_data_dir()
+    if data is None or not (data / "facegood" / "bs_value").is_dir():
+        raise UmoError(f"{name}: the probe fits on FACEGOOD takes {', '.join(PROBE_TAKES)} in ../shared/data/facegood, "
+                       "which is absent (set UMO_SHARED_DATA)")
+    probe = facegood_face_probe(data / "facegood")
+    return AnimatorSpec(name, f"log-mel ridge probe fitted on FACEGOOD {', '.join(PROBE_TAKES)}, {MODEL_FPS} fps",
+                        MODEL_FPS, False, lambda audio, timing: probe.animate(audio))
+
+
 def get_animator(spec: str) -> AnimatorSpec:
     """An animator configuration by name: rules, loudness, model:PATH, each with an optional @FPS."""
     base, fps = split_fps(spec)
@@ -144,11 +158,13 @@ def get_animator(spec: str) -> AnimatorSpec:
         return _rules(spec, fps or 30, transcript=True)
     if base == "loudness":
         return _rules(spec, fps or 30, transcript=False)
-    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, model (the bundled one), model:PATH or "
+    if base == "probe" and fps is None:
+        return _probe(spec)
+    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, probe, model (the bundled one), model:PATH or "
                    "model:PRESET (+phones: reading the transcript's phone timing too; optionally @FPS, e.g. rules@60)")
 
 
-ANIMATOR_NAMES = ("rules", "loudness", "model", "model+phones", "model:PATH", "model:PRESET")
+ANIMATOR_NAMES = ("rules", "loudness", "probe", "model", "model+phones", "model:PATH", "model:PRESET")
 
 
 # --- baselines from the ground truth -----------------------------------------------------------------

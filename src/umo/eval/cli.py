@@ -24,7 +24,7 @@ PRED and GT: .csv (Live Link Face), .json (BEAT ARKit), .npy (FACEGOOD), .bvh (a
 (SMPL-X). Both are resampled onto GT's frame times over the time both cover (never assuming equal
 frame counts); the overlap is reported. Face is scored on the channels GT holds; body after forward
 kinematics in shoulder widths. --candidate runs an animator on the audio as another system: rules,
-loudness, model:PATH (optionally @FPS). Baselines: loudness jaw, neutral face, still pose, the
+loudness, probe (a log-mel ridge fitted on the visible FACEGOOD takes), model:PATH (optionally @FPS). Baselines: loudness jaw, neutral face, still pose, the
 capture shifted by half its length.
 """
 
@@ -59,7 +59,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.suite == "real":
             from umo.inference import default_weights_available
 
-            cases, skipped = S.real_suite(candidates or (("rules", "model") if default_weights_available() else ("rules",)))
+            cases, skipped = S.real_suite(candidates or S.real_candidates(default_weights_available()))
         else:
             cases = S.load_suite(Path(args.suite), candidates)
     else:

@@ -287,6 +287,14 @@ def shared_data_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
+def real_candidates(with_model: bool) -> tuple[str, ...]:
+    """What ``umo eval --suite real`` runs besides its baselines: the rules (they need the BEAT
+    transcript), the learned model, and the log-mel probe where the FACEGOOD takes it fits on exist."""
+    data = shared_data_dir()
+    probe = data is not None and (data / "facegood" / "bs_value").is_dir()
+    return ("rules",) + (("model",) if with_model else ()) + (("probe",) if probe else ())
+
+
 def real_suite(candidates: tuple[str, ...] = ("rules",)) -> tuple[list[Case], list[str]]:
     """The held-out real clips: FACEGOOD 1114_3_16 (face capture, Mandarin, no transcript; bundled)
     and BEAT 2_scott_0_1_1 (body BVH, SMPL-X jaw, TextGrid; read from ../shared/data, never copied)."""

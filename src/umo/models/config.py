@@ -27,6 +27,13 @@ class ModelConfig:
     audio_dim: int = 128  # width of the causal conv audio encoder
     audio_dilations: tuple[int, ...] = (1, 2, 4, 8, 16)  # receptive field 1 + 2 * 31 = 63 feature frames (0.63 s)
     lookahead_frames: int = 2  # motion frames of future audio every output may see (0, 2 or 4: 0/67/133 ms)
+    # --- pretrained speech features through a causal student (student.py); 0 components: none ---
+    student_dim: int = 0  # PCA components of the teacher layer the student predicts (fed beside the log-mel)
+    student_channels: int = 192  # width of the student's causal conv stack
+    student_dilations: tuple[int, ...] = (1, 2, 4, 8, 16, 32)  # receptive field 1 + 2 * 63 feature frames (1.27 s)
+    student_delay: int = 6  # feature frames of future audio the student sees of what it describes (60 ms)
+    teacher: str = ""  # the encoder layer it was distilled from, "MODEL:LAYER", e.g. "tiny.en:2"
+    teacher_dim: int = 0  # that layer's width
     # --- motion tokenizer (tokenizer.py) ---
     keyframe_stride: int = 2  # motion frames per keyframe token (1, 2 or 4); the interpolator fills the rest
     fsq_levels: tuple[int, ...] = (8, 5, 5, 5)  # FSQ levels per latent dimension: a 1000-entry codebook per region
@@ -61,7 +68,7 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried with checkpoints
 
     def __post_init__(self) -> None:
-        for f in ("audio_dilations", "fsq_levels", "tok_dilations", "interp_dilations"):
+        for f in ("audio_dilations", "fsq_levels", "tok_dilations", "interp_dilations", "student_dilations"):
             setattr(self, f, tuple(int(v) for v in getattr(self, f)))
         if self.lookahead_frames < 0:
             raise UmoError(f"lookahead_frames must be >= 0 (got {self.lookahead_frames}); 0, 2 or 4 are usual")
@@ -75,6 +82,9 @@ class ModelConfig:
             raise UmoError(f"fsq_levels {self.fsq_levels}: every level must be >= 2")
         if self.window_steps < 1:
             raise UmoError("window_steps must be >= 1")
+        if self.student_dim < 0 or (self.student_dim and (self.teacher_dim < self.student_dim or not self.teacher)):
+            raise UmoError(f"student_dim {self.student_dim}: a student needs teacher (MODEL:LAYER) and "
+                           f"teacher_dim >= student_dim (got {self.teacher!r}, {self.teacher_dim})")
 
     @property
     def codebook_size(self) -> int:

@@ -36,6 +36,7 @@ from umo.models.interpolate import Interpolator
 from umo.models.keyframes import KeyframeHead, expected_code_vectors
 from umo.models.moe import MoE
 from umo.models.phones import UNKNOWN_PHONE
+from umo.models.student import SpeechStudent
 from umo.models.tokenizer import MotionTokenizer
 from umo.speech.units import PHONES
 
@@ -48,7 +49,11 @@ class UmoModel(nn.Module):
         self.cfg = cfg
         d, q = cfg.d_model, len(cfg.fsq_levels)
         self.features = LogMelProsody(cfg.n_mels)
-        self.audio_encoder = AudioEncoder(self.features.n_features, cfg.audio_dim, cfg.audio_dilations)
+        # pretrained speech features (Whisper) through a causal student, frozen: trained by distillation
+        self.student = SpeechStudent(self.features.n_features, cfg.student_channels, cfg.student_dilations,
+                                     cfg.student_dim, cfg.teacher_dim).requires_grad_(False) if cfg.student_dim else None
+        self.audio_encoder = AudioEncoder(self.features.n_features + cfg.student_dim, cfg.audio_dim,
+                                          cfg.audio_dilations)
         self.phone_emb = nn.Embedding(len(PHONES) + 1, cfg.text_dim)
         self.tokenizer = MotionTokenizer(REGION_DIMS, cfg.tok_dim, cfg.tok_dilations, cfg.fsq_levels,
                                          cfg.keyframe_stride)
@@ -95,16 +100,33 @@ class UmoModel(nn.Module):
             moe.reset_usage()
         return out
 
-    def audio_frames(self, audio: Tensor, t: int) -> Tensor:
+    def audio_frames(self, audio: Tensor, t: int, speech_features: Tensor | None = None) -> Tensor:
         """audio (B, S) -> a (B, T, audio_dim): frame i reads the encoder at feature_index(i + L).
 
-        The signal is cut or padded with silence to exactly the samples the T frames need."""
+        The signal is cut or padded with silence to exactly the samples the T frames need.
+        speech_features (B, F', student_dim): what the student would give, from elsewhere (the teacher
+        itself, offline: ``SpeechStudent.teacher_targets``), cut or padded (repeating its last frame)
+        to the F feature frames."""
         la = self.cfg.lookahead_frames
         need = samples_needed(t - 1, la)
         audio = audio[:, :need] if audio.shape[1] >= need else F.pad(audio, (0, need - audio.shape[1]))
-        h = self.audio_encoder(self.features(audio.float()))  # (B, F, a)
+        h = self.audio_encoder(self.speech_inputs(self.features(audio.float()), speech_features))  # (B, F, a)
         idx = torch.tensor([feature_index(i + la) for i in range(t)], device=audio.device)
         return h[:, idx]
+
+    def speech_inputs(self, feats: Tensor, speech_features: Tensor | None = None) -> Tensor:
+        """The audio encoder's input: log-mel + prosody (B, F, C), and the student's features beside
+        them when the model has one (or ``speech_features`` in their place) -> (B, F, C + student_dim)."""
+        if self.student is None:
+            return feats
+        if speech_features is None:
+            with torch.no_grad():  # frozen: distilled before the model trains
+                s = self.student(feats)
+        else:
+            s = speech_features[:, :feats.shape[1]].to(feats)
+            if s.shape[1] < feats.shape[1]:
+                s = torch.cat([s, s[:, -1:].expand(-1, feats.shape[1] - s.shape[1], -1)], dim=1)
+        return torch.cat([feats, s], dim=-1)
 
     def text_frames(self, phones: Tensor | None, b: int, t: int, device: torch.device) -> Tensor:
         """phones (B, T) int64 (-1 unknown) or None -> (B, T, 2 text_dim): phone at i and at i + L."""

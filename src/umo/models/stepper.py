@@ -69,6 +69,7 @@ class StreamState:
     (interpolator) live here; ``key`` is the keyframe half."""
 
     feat_tail: Tensor  # (tail,) samples not yet framed (starts as the 240-sample left pad)
+    student_state: list[Tensor]  # per student conv: (pad, student_channels); empty without a student
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
     key: KeyState
@@ -281,6 +282,8 @@ class Stepper:
         self.text = self.keys.text  # "unknown" phones, (2 text_dim,)
         with torch.no_grad():  # the convs' tap matrices, once
             self.enc_weights = [c.taps_weight().contiguous() for c in model.audio_encoder.stack.convs]
+            self.student_weights = ([] if model.student is None else
+                                    [c.taps_weight().contiguous() for c in model.student.encoder.stack.convs])
             self.interp_weights = [c.taps_weight().contiguous() for c in model.interp.stack.convs]
 
     @property
@@ -297,6 +300,7 @@ class Stepper:
         zeros = torch.zeros(self.keys.code_dim)
         return StreamState(
             feat_tail=m.features.init_state(1)[0],
+            student_state=[] if m.student is None else [s[0] for s in m.student.encoder.init_state(1)],
             enc_state=[s[0] for s in m.audio_encoder.init_state(1)],
             interp_state=[s[0] for s in m.interp.init_state(1)],
             key=self.keys.new_key(seed),
@@ -342,6 +346,11 @@ class Stepper:
             width = (mmax - 1) * HOP_LENGTH + WIN_LENGTH
             batch = torch.stack([F.pad(u[:width], (0, max(0, width - len(u)))) for u in bufs])  # (B, width)
             feats = m.features.frames(batch)  # (B, M, C)
+            if m.student is not None:  # the student beside the log-mel, stepped like the encoder
+                se = m.student.encoder
+                s, student_states = conv_stack_step(se.stack, se.inp(feats), [st.student_state for st in states],
+                                                    n_new, self.student_weights)
+                feats = torch.cat([feats, m.student.out(rms(se.norm, s))], dim=-1)  # (B, M, C + K)
             h = m.audio_encoder.inp(feats)
             h, enc_states = conv_stack_step(m.audio_encoder.stack, h, [st.enc_state for st in states], n_new,
                                             self.enc_weights)
@@ -350,6 +359,8 @@ class Stepper:
             st.feat_tail = bufs[s][n_new[s] * HOP_LENGTH:]
             if n_new[s]:
                 st.enc_state = enc_states[s]
+                if m.student is not None:
+                    st.student_state = student_states[s]
                 st.enc_frames = torch.cat([st.enc_frames, h[s, :n_new[s]]])
 
         # --- which frames became final, and the keyframes they need (in order, per session)

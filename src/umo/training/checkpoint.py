@@ -221,8 +221,10 @@ def load_training_state(path: str | Path, model: nn.Module, ema=None, optimizer=
 
 
 def export_inference(ckpt: str | Path, out_path: str | Path, dtype: torch.dtype = torch.float16,
-                     max_bytes: int | None = INFERENCE_MAX_BYTES) -> Path:
-    """Write only the EMA weights (cast to ``dtype``) and the model config: the file inference loads."""
+                     max_bytes: int | None = INFERENCE_MAX_BYTES, manifest: dict | None = None) -> Path:
+    """Write only the EMA weights (cast to ``dtype``) and the model config: the file inference loads.
+    ``manifest``: what the weights were made from (the recipe's corpus and real-data record), kept in
+    the header."""
     ckpt = Path(ckpt)
     meta = read_meta(ckpt)
     if meta["kind"] == "inference":
@@ -235,6 +237,7 @@ def export_inference(ckpt: str | Path, out_path: str | Path, dtype: torch.dtype 
         "model_config": meta.get("model_config"), "dtype": str(dtype).replace("torch.", ""),
         "stage": meta.get("stage"), "step": meta.get("step"), "git_commit": meta.get("git_commit"),
         "data": meta.get("data"), "exported_at": time.time(), "source": ckpt.name,
+        "manifest": manifest if manifest is not None else meta.get("manifest"),
     }
     size = sum(v.numel() * v.element_size() for v in state.values())
     if max_bytes is not None and size > max_bytes:

@@ -19,6 +19,11 @@ Train one stage of the learned model on dataset folders (made by `umo data synth
   stage 1  motion foundation         umo train --stage 1 --data corpus real --config default --out runs/s1
   stage 2  audio-motion alignment    umo train --stage 2 --data corpus real --out runs/s2 --init runs/s1/last.safetensors
   stage 3  end-to-end + augmentation umo train --stage 3 --data corpus real --out runs/s3 --init runs/s2/last.safetensors
+  stage 4  real data                 umo train --stage 4 --data corpus real --out runs/s4 --init runs/s3/last.safetensors \
+                                               --source-weights facegood=20
+
+With a distilled speech student (python -m umo.training.student), stage 1 starts the model from it:
+  umo train --stage 1 --student runs/student/student.safetensors --data ... --out runs/s1
 
 RUN_DIR receives last.safetensors (the whole training state, rewritten every --ckpt-every steps),
 log.jsonl (losses, steps/s, validation, expert usage) and config.json. Ctrl-C saves and stops;
@@ -48,8 +53,9 @@ def _source_weight(text: str) -> tuple[str, float]:
 
 
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stage", type=int, required=True, choices=(1, 2, 3),
-                   help="1 motion foundation, 2 audio-motion alignment, 3 end-to-end with augmentation")
+    p.add_argument("--stage", type=int, required=True, choices=(1, 2, 3, 4),
+                   help="1 motion foundation, 2 audio-motion alignment, 3 end-to-end with augmentation, "
+                        "4 real data (stage 3's objective, the captures weighted up with --source-weights)")
     p.add_argument("--data", nargs="+", required=True, type=Path, metavar="DIR", help="dataset folders")
     p.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="run folder (created if missing)")
     p.add_argument("--config", metavar="NAME|FILE",
@@ -57,6 +63,8 @@ def _add_train_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-config", type=Path, metavar="FILE",
                    help="a JSON file of TrainConfig fields; the flags below override it")
     p.add_argument("--init", type=Path, metavar="CKPT", help="initialise from the previous stage's last.safetensors")
+    p.add_argument("--student", type=Path, metavar="FILE",
+                   help="a new model (no --init) reads this distilled speech student (student.safetensors)")
     p.add_argument("--resume", action="store_true", help="continue RUN_DIR/last.safetensors if it exists")
     p.add_argument("--steps", type=int, help="optimizer steps of the run (default 2000)")
     p.add_argument("--batch-size", type=int, help="windows per process per step (default 16)")
@@ -94,6 +102,7 @@ def train_config_from_args(args: argparse.Namespace):
     over = {
         "stage": args.stage, "data": tuple(str(d) for d in args.data), "out": str(args.out),
         "init": str(args.init) if args.init else None, "resume": args.resume,
+        "student": str(args.student) if args.student else None,
         "model": args.config if args.config else (None if args.init else cfg.model),
     }
     for name in ("steps", "batch_size", "lr", "warmup_steps", "window_frames", "augment", "log_every",

@@ -23,7 +23,7 @@ HELD_OUT_CLIPS: tuple[str, ...] = ("1114_3_16",)  # the FACEGOOD take the benchm
 @dataclass
 class TrainConfig:
     # --- what to train -----------------------------------------------------------------------
-    stage: int = 1  # 1 motion foundation, 2 audio-motion alignment, 3 end-to-end (umo.training.stages)
+    stage: int = 1  # 1 motion foundation, 2 audio-motion alignment, 3 end-to-end, 4 real data (umo.training.stages)
     model: str | None = None  # model preset (tiny, default) or a JSON file; None: the --init checkpoint's, else default
     data: tuple[str, ...] = ()  # dataset folders (made by `umo data synth` / `umo data import`)
     val_data: tuple[str, ...] = ()  # validation folders (never trained on); empty: no validation
@@ -32,6 +32,7 @@ class TrainConfig:
     source_weights: dict[str, float] = field(default_factory=dict)  # window sampling weight per source (default 1)
     out: str = "runs/train"  # run folder: last.safetensors, step_*.safetensors, log.jsonl, config.json
     init: str | None = None  # checkpoint to initialise the weights from (the previous stage's last.safetensors)
+    student: str | None = None  # a new model (no init) reads this distilled speech student (umo.training.student)
     resume: bool = False  # continue out/last.safetensors (the same run) if it exists
     # --- optimisation ------------------------------------------------------------------------
     steps: int = 2000  # optimizer steps of this run (the total, also when resuming)
@@ -67,7 +68,7 @@ class TrainConfig:
 
         if self.stage not in STAGES:
             bad("stage", f"is {self.stage!r}: choose one of {sorted(STAGES)} (1 motion foundation, "
-                         "2 audio-motion alignment, 3 end-to-end)")
+                         "2 audio-motion alignment, 3 end-to-end, 4 real data)")
         for name in ("steps", "batch_size", "window_frames", "log_every", "val_batches"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -108,6 +109,8 @@ class TrainConfig:
         if self.init is not None and not Path(self.init).is_file():
             raise UmoError(f"--init checkpoint not found: {self.init} (pass the previous stage's "
                            "RUN_DIR/last.safetensors)")
+        if self.student is not None and not Path(self.student).is_file():
+            raise UmoError(f"student file not found: {self.student} (python -m umo.training.student makes it)")
         if self.model is not None and (not isinstance(self.model, str) or not self.model):
             bad("model", f"is {self.model!r}: give a preset name (tiny, default) or a JSON file")
         return self

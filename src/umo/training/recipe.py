@@ -3,11 +3,16 @@
     python -m umo.training.recipe [--hours 2] [--scale 1] [--gpu] [--out runs/default]
 
 1. synthesise the speech -> motion corpus (offline TTS + the rule animator), ``hours`` of audio;
-2. import the real FACEGOOD training takes (``../shared/data/facegood``, else the fixture take),
-   holding out 1114_3_16, the take the benchmarks evaluate on (it becomes the validation set);
-3. train stage 1 (motion foundation) -> 2 (audio-motion alignment) -> 3 (end-to-end, augmented),
-   each initialised from the previous stage's EMA weights;
-4. export stage 3's EMA weights as float16 to ``src/umo/models/weights/default.safetensors``.
+2. import the real FACEGOOD training takes (``../shared/data/facegood``; the recipe refuses to go on
+   without them unless told ``--allow-no-real``), holding out 1114_3_16, the take the benchmarks
+   evaluate on;
+3. (``student``) distil Whisper into the causal speech student (``umo.training.student``) on the
+   corpus and the real takes' audio;
+4. train stage 1 (motion foundation; a new model reading the student) -> 2 (audio-motion
+   alignment) -> 3 (end-to-end, augmented) -> 4 (real data: FACEGOOD weighted up), each
+   initialised from the previous stage's EMA weights;
+5. export stage 4's EMA weights as float16 to ``src/umo/models/weights/default.safetensors``, with
+   a manifest of the data (corpus settings and hashes, real takes, the student's).
 
 Every step is resumable: re-running the recipe continues the corpus where it stopped, skips the
 stages that finished and resumes the one that was interrupted (from its last.safetensors).
@@ -51,7 +56,11 @@ STEPS_PER_S = {1: 1.67, 2: 1.8, 3: 0.65}
 #   validation, checkpoints, export                 ~  2 min
 #   total                                           ~ 48 min; `--steps 3000 1500 1500` fills the
 #   90 minutes, `--scale` multiplies both steps and corpus hours (GPU machines).
+# and, from issue 13: the speech student (teacher over the corpus ~6 min, 1500 steps ~8 min) and
+# stage 4 (REAL_STEPS at stage 3's speed, ~10 min).
 DEFAULT_STEPS = (1200, 800, 1000)
+REAL_STEPS = 400  # stage 4 (before scale)
+REAL_STAGE_WEIGHT = 20.0  # stage 4: FACEGOOD's windows against synthetic ones (about half of every batch)
 VAL_HOURS = 0.05  # a separate synthetic corpus (another seed) for validation: 3 minutes of speech
 
 
@@ -69,13 +78,23 @@ class RecipeConfig:
     synth_workers: int = 2  # processes synthesising the corpus
     nproc: int = 1  # training processes (torchrun when > 1); --gpu: the number of GPUs
     facegood: str | None = None  # FACEGOOD folder (wav/ + bs_value/); default ../shared/data/facegood
-    real_weight: float = 3.0  # sampling weight of the real FACEGOOD windows against synthetic ones (1 each)
+    real_weight: float = 3.0  # stages 1-3: sampling weight of the real FACEGOOD windows against synthetic ones (1 each)
+    real_steps: int = REAL_STEPS  # stage 4's steps (before scale); 0 skips it
+    real_stage_weight: float = REAL_STAGE_WEIGHT  # stage 4's FACEGOOD weight
+    student: bool = True  # distil a Whisper student and build the model on it
+    student_steps: int = 1500
+    allow_no_real: bool = False  # go on (synthetic data only) when no FACEGOOD training take is found
     held_out: tuple[str, ...] = HELD_OUT_CLIPS
     export_to: str = str(DEFAULT_EXPORT)
     threads: int = 0  # torch threads per process; 0: cores / processes
 
     def stage_steps(self, stage: int) -> int:
-        return max(1, round(self.steps[stage - 1] * self.scale))
+        steps = self.real_steps if stage == 4 else self.steps[stage - 1]
+        return max(1, round(steps * self.scale))
+
+    @property
+    def stages(self) -> tuple[int, ...]:
+        return (1, 2, 3, 4) if self.real_steps > 0 else (1, 2, 3)
 
     def validate(self) -> RecipeConfig:
         if not self.hours > 0:
@@ -86,6 +105,8 @@ class RecipeConfig:
             raise UmoError(f"recipe: steps {self.steps}: give three positive step counts (stages 1, 2, 3)")
         if self.nproc < 1:
             raise UmoError("recipe: nproc must be >= 1")
+        if self.real_steps < 0 or self.student_steps < 1:
+            raise UmoError("recipe: real_steps must be >= 0 (0 skips stage 4) and student_steps >= 1")
         return self
 
 
@@ -130,18 +151,63 @@ def make_data(cfg: RecipeConfig) -> tuple[list[Path], Path]:
     dirs = [out / "corpus"]
     if (real / "index.json").is_file() and read_index(real)["clips"]:
         dirs.append(real)
+    elif cfg.allow_no_real:
+        _log("no FACEGOOD training takes (only the held-out one was found): synthetic data only, as allowed")
     else:
-        _log("no FACEGOOD training takes (only the held-out one was found): synthetic data only")
+        raise UmoError(f"no FACEGOOD training takes in {facegood_source(cfg.facegood)} (only the held-out "
+                       f"{', '.join(cfg.held_out)}, or none): the recipe's real-data stages need them. Point "
+                       "--facegood at the folder (wav/ + bs_value/), or pass --allow-no-real for a synthetic-only model")
     return dirs, out / "val"
 
 
-def stage_config(cfg: RecipeConfig, stage: int, data: list[Path], val: Path) -> TrainConfig:
+def data_manifest(dirs: list[Path], student: Path | None) -> dict:
+    """What the weights learned from: per data folder its clips, hours, sources, synthesis settings
+    and the sha256 of its index (which lists every clip and shard); the student's own manifest."""
+    import hashlib
+
+    from umo.data.shards import read_index
+
+    out: dict = {"data": {}}
+    for d in dirs:
+        index = read_index(d)
+        clips = index["clips"]
+        out["data"][d.name] = {
+            "clips": len(clips), "hours": round(sum(c["duration"] for c in clips) / 3600, 3),
+            "sources": sorted({c["source"] for c in clips}), "speakers": len({c["speaker"] for c in clips}),
+            "languages": sorted({c["language"] for c in clips}), "attrs": index.get("attrs", {}),
+            "index_sha256": hashlib.sha256((d / "index.json").read_bytes()).hexdigest(),
+        }
+    if student is not None:
+        from umo.models.checkpoint import read_meta
+
+        out["student"] = read_meta(student).get("manifest")
+    return out
+
+
+def make_student(cfg: RecipeConfig, data: list[Path]) -> Path | None:
+    """Step 3: the distilled speech student (resumable: kept once written)."""
+    if not cfg.student:
+        return None
+    from umo.training.student import STUDENT_FILE, StudentConfig, distill
+
+    path = Path(cfg.out) / "student" / STUDENT_FILE
+    if path.is_file():
+        _log(f"student: {path} already there, kept")
+        return path
+    sc = StudentConfig(data=tuple(str(d) for d in data), out=str(path.parent), exclude=tuple(cfg.held_out),
+                       steps=max(1, round(cfg.student_steps * cfg.scale)), seed=cfg.seed, threads=cfg.threads)
+    return distill(sc)
+
+
+def stage_config(cfg: RecipeConfig, stage: int, data: list[Path], val: Path, student: Path | None = None
+                 ) -> TrainConfig:
     out = Path(cfg.out)
     batch = cfg.batch_size * (4 if cfg.gpu else 1)
     steps = cfg.stage_steps(stage)
     return TrainConfig(
-        stage=stage, model=cfg.model, data=tuple(str(d) for d in data), exclude=tuple(cfg.held_out),
-        val_data=(str(val),), source_weights={"facegood": cfg.real_weight},
+        stage=stage, model=cfg.model if stage == 1 else None, data=tuple(str(d) for d in data),
+        exclude=tuple(cfg.held_out), student=str(student) if stage == 1 and student is not None else None,
+        val_data=(str(val),), source_weights={"facegood": cfg.real_stage_weight if stage == 4 else cfg.real_weight},
         out=str(out / f"stage{stage}"), init=str(out / f"stage{stage - 1}" / "last.safetensors") if stage > 1 else None,
         resume=True, steps=steps, batch_size=batch, lr=cfg.lr * STAGES[stage].lr_scale,
         warmup_steps=min(200, steps // 10), seed=cfg.seed + stage, device="cuda" if cfg.gpu else "cpu",
@@ -166,10 +232,12 @@ def run_stage(tc: TrainConfig, nproc: int) -> None:
         return
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
            "-m", "umo.training", "--stage", str(tc.stage), "--data", *tc.data, "--out", tc.out,
-           "--config", str(tc.model), "--resume", "--steps", str(tc.steps), "--batch-size", str(tc.batch_size),
+           *(["--config", str(tc.model)] if tc.model else []), "--resume", "--steps", str(tc.steps),
+           "--batch-size", str(tc.batch_size),
            "--lr", str(tc.lr), "--warmup-steps", str(tc.warmup_steps), "--seed", str(tc.seed),
            "--device", tc.device, "--ckpt-every", str(tc.ckpt_every), "--val-every", str(tc.val_every),
            "--workers", str(tc.workers), "--exclude", *tc.exclude, "--val-data", *tc.val_data,
+           *(["--student", tc.student] if tc.student else []),
            "--source-weights", *(f"{k}={v}" for k, v in tc.source_weights.items()), "--no-progress"]
     if tc.init:
         cmd += ["--init", tc.init]
@@ -193,8 +261,12 @@ def run_recipe(cfg: RecipeConfig) -> Path:
     started = time.perf_counter()
     data, val = make_data(cfg)
     timings = {"data": time.perf_counter() - started}
-    for stage in (1, 2, 3):
-        tc = stage_config(cfg, stage, data, val)
+    t0 = time.perf_counter()
+    student = make_student(cfg, data)
+    if student is not None:
+        timings["student"] = time.perf_counter() - t0
+    for stage in cfg.stages:
+        tc = stage_config(cfg, stage, data, val, student)
         if stage_done(tc):
             _log(f"stage {stage} ({STAGES[stage].name}): already finished ({tc.steps} steps), skipped")
             continue
@@ -203,8 +275,8 @@ def run_recipe(cfg: RecipeConfig) -> Path:
         run_stage(tc, cfg.nproc)
         timings[f"stage{stage}"] = time.perf_counter() - t0
         _log(f"stage {stage} finished in {timings[f'stage{stage}'] / 60:.1f} min")
-    last = Path(stage_config(cfg, 3, data, val).out) / "last.safetensors"
-    path = export_inference(last, cfg.export_to)
+    last = Path(stage_config(cfg, cfg.stages[-1], data, val).out) / "last.safetensors"
+    path = export_inference(last, cfg.export_to, manifest=data_manifest(data, student))
     meta = read_meta(path)
     _log(f"exported {path} ({path.stat().st_size / 2**20:.1f} MiB, stage {meta['stage']}, step {meta['step']})")
     for k, v in timings.items():
@@ -229,9 +301,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-to", default=d.export_to, help="where to write the inference weights")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads per process (default: cores / processes)")
+    p.add_argument("--real-steps", type=int, default=d.real_steps, help=f"stage 4 (real data) steps; 0 skips it (default {d.real_steps})")
+    p.add_argument("--no-student", action="store_true", help="no Whisper student: the model reads the log-mel alone")
+    p.add_argument("--allow-no-real", action="store_true", help="go on with synthetic data alone when no FACEGOOD training take is found")
     args = p.parse_args(argv)
     cfg = replace(d, out=args.out, hours=args.hours, scale=args.scale, gpu=args.gpu, model=args.model,
-                  facegood=args.facegood, export_to=args.export_to, seed=args.seed, threads=args.threads)
+                  facegood=args.facegood, export_to=args.export_to, seed=args.seed, threads=args.threads,
+                  real_steps=args.real_steps, student=not args.no_student, allow_no_real=args.allow_no_real)
     if args.steps:
         cfg = replace(cfg, steps=tuple(args.steps))
     if args.nproc:

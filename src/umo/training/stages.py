@@ -1,4 +1,4 @@
-"""The three training stages of UMo, one loop for all of them.
+"""The three training stages of UMo and a real-data stage, one loop for all of them.
 
 The model's ``forward(batch, stage)`` decides what each stage optimises; the trainer only passes the
 stage number on and applies the stage's defaults here:
@@ -9,6 +9,11 @@ stage number on and applies the stage's defaults here:
    stage learned, so that the motion follows the speech;
 3. **end-to-end** -- the whole autoregressive model trains on speech -> motion with targeted audio
    augmentation (speed, pitch, noise), so that it survives voices and rooms it did not see.
+
+4. **real data** -- stage 3's objective again, gently, with the real captures (FACEGOOD's face)
+   sampled as often as the synthetic corpus: the teacher-made corpus taught the model motion for
+   every region; the captures teach the mouth how a real face moves with a real voice, while the
+   synthetic windows keep the regions the captures lack (body, hands, upper face).
 
 Each stage initialises from the previous one's checkpoint (``--init PREV_RUN/last.safetensors``).
 """
@@ -25,6 +30,11 @@ class Stage:
     augment: bool  # audio augmentation by default
     lr_scale: float  # multiplies the recipe's base learning rate (later stages fine-tune gently)
     summary: str
+    objective: int = 0  # what UmoModel.forward optimises (1, 2 or 3); 0: the stage's own number
+
+    @property
+    def loss(self) -> int:
+        return self.objective or self.number
 
 
 STAGES: dict[int, Stage] = {
@@ -34,6 +44,8 @@ STAGES: dict[int, Stage] = {
              summary="audio/text tokens are aligned with the motion space"),
     3: Stage(3, "end-to-end", augment=True, lr_scale=0.5,
              summary="autoregressive speech -> motion with audio augmentation"),
+    4: Stage(4, "real data", augment=True, lr_scale=0.2, objective=3,
+             summary="stage 3's objective with the real captures weighted up"),
 }
 
 

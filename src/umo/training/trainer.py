@@ -217,11 +217,16 @@ class Trainer:
             mc = read_meta(self.last_path).get("model_config")
             if mc:
                 return UmoModel(ModelConfig.from_dict(mc))
-        if cfg.model:
-            return UmoModel(get_config(cfg.model))
         if cfg.init:
-            return UmoModel(_model_config_from_dict(read_meta(cfg.init)["model_config"]))
-        return UmoModel(get_config("default"))
+            return UmoModel(ModelConfig.from_dict(read_meta(cfg.init)["model_config"]))
+        if cfg.student:  # a new model that reads a distilled speech student beside the log-mel
+            from umo.training.student import load_student_into, student_model_fields
+
+            model = UmoModel(get_config(cfg.model or "default", **student_model_fields(cfg.student)))
+            load_student_into(model, cfg.student)
+            self.log(f"speech student from {cfg.student} ({model.cfg.teacher}, {model.cfg.student_dim} components)")
+            return model
+        return UmoModel(get_config(cfg.model or "default"))
 
     def _build_datasets(self) -> tuple[Dataset, Dataset | None]:
         if self._train_set is not None:
@@ -302,7 +307,7 @@ class Trainer:
             with self.ema.applied(module), self._autocast():
                 for idx in self._val_batches:
                     batch = _to_device(self._collate([self._val_set[i] for i in idx]), self.info.device)
-                    loss, logs = module(batch, self.cfg.stage)
+                    loss, logs = module(batch, STAGES[self.cfg.stage].loss)
                     for k, v in {"loss": float(loss), **logs}.items():
                         sums[k] = sums.get(k, 0.0) + float(v)
         finally:
@@ -434,7 +439,7 @@ class Trainer:
                 g["lr"] = lr
             batch = _to_device(batch, info.device)
             with self._autocast():
-                loss, logs = self.model(batch, cfg.stage)
+                loss, logs = self.model(batch, STAGES[cfg.stage].loss)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             params = [p for p in self.model.parameters() if p.grad is not None]
