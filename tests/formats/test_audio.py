@@ -157,3 +157,19 @@ def test_save_wav_round_trip(fixtures, tmp_path):
     np.testing.assert_allclose(load_audio(out), x, atol=1 / 32768)
     with pytest.raises(UmoError):
         save_wav(out, np.zeros((10, 2)))
+
+
+def test_a_truncated_file_is_read_with_a_warning(tmp_path, fixtures, caplog):
+    """A WAV cut short (its header promises more samples than follow) decodes what is there and says so."""
+    from umo.formats.audio import load_audio
+
+    data = (fixtures / "arctic_a0009.wav").read_bytes()
+    (tmp_path / "cut.wav").write_bytes(data[: len(data) // 2])
+    with caplog.at_level("WARNING", logger="umo"):
+        audio = load_audio(tmp_path / "cut.wav")
+    assert 0 < len(audio) < len(load_audio(fixtures / "arctic_a0009.wav"))
+    assert any("truncated" in r.getMessage() for r in caplog.records)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="umo"):
+        load_audio(fixtures / "arctic_a0009.wav")
+    assert not caplog.records

@@ -10,6 +10,7 @@ Dimension letters: S samples, C channels.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from umo.constants import SAMPLE_RATE
 from umo.errors import UmoError
+
+log = logging.getLogger(__name__)
 
 SUPPORTED_FORMATS = "wav, flac, ogg (Vorbis/Opus), mp3, aiff"  # what the error messages promise
 MIN_SAMPLE_RATE = 4_000  # Hz: below this speech is unintelligible; a lower rate is a mistake
@@ -137,7 +140,32 @@ def load_audio(path: str | Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
         ) from None
     if decoded == 0:
         raise UmoError(f"{path} holds no audio samples (zero length): pass a recording that is not empty")
+    promised = _wav_promised_bytes(Path(path)) if info.format == "WAV" else None
+    if promised is not None and promised > Path(path).stat().st_size:
+        log.warning(f"{path}: its header promises {promised - Path(path).stat().st_size} more bytes of audio than the "
+                    f"file holds: it looks truncated; the output covers the {decoded / info.sample_rate:.2f} s read")
     return np.concatenate(parts)
+
+
+def _wav_promised_bytes(path: Path) -> int | None:
+    """The file size a RIFF WAV's header implies (offset of its data chunk + the chunk's declared
+    size), None if it cannot tell. libsndfile silently reads a cut-short WAV as a shorter one."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return None
+        pos = 12
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return None
+            cid, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if cid == b"data":
+                return None if size in (0, 0xFFFFFFFF) else pos + 8 + size  # (0 / -1: streamed, size unknown)
+            pos += 8 + size + (size & 1)
+            f.seek(pos)
 
 
 def prepare_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
