@@ -65,6 +65,7 @@ class ModelConfig:
     infonce_dim: int = 64  # shared space of the stage-2 audio/motion contrastive loss
     infonce_temperature: float = 0.07  # its softmax temperature
     soft_recon_weight: float = 1.0  # stage 3: weight of the dense loss decoded from the *predicted* keyframes
+    drawn_recon_weight: float = 1.0  # stage 3: ... decoded from keyframes *drawn* as inference draws them
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried with checkpoints
 
     def __post_init__(self) -> None:

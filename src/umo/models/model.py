@@ -264,6 +264,17 @@ class UmoModel(nn.Module):
             rec_soft = recon_loss(decode(soft), "rec_pred")
             qnt = quant_loss()
             loss = ce + rec + cfg.soft_recon_weight * rec_soft + cfg.quant_weight * qnt + cfg.moe_aux_weight * aux
+            if cfg.drawn_recon_weight > 0:
+                # the keyframes as inference draws them (from the predicted distribution at the sampling
+                # temperature): the decoder learns to put the lips where the audio says even when a
+                # drawn code says otherwise, as it will at inference
+                with torch.no_grad():
+                    t = max(cfg.temperature, 1e-3)
+                    drawn = torch.cat([book[torch.distributions.Categorical(logits=logits[r].float() / t).sample()]
+                                       for r in REGIONS], dim=-1)
+                rec_drawn = recon_loss(decode(drawn), "rec_drawn")
+                loss = loss + cfg.drawn_recon_weight * rec_drawn
+                logs["rec_drawn"] = float(rec_drawn.detach())
             logs.update(ce=float(ce.detach()), rec=float(rec.detach()), rec_pred=float(rec_soft.detach()),
                         quant=float(qnt.detach()))
         logs["moe_aux"] = float(aux.detach())
