@@ -70,7 +70,7 @@ def test_recipe_refuses_without_real_training_takes(tmp_path, fixtures):
 def test_recipe_runs_resumes_and_exports(tmp_path, fixtures):
     """Corpus, real takes, the Whisper student, stages 1-4, export with the data manifest."""
     cfg = RecipeConfig(out=str(tmp_path / "recipe"), hours=0.003, model="tiny", steps=(2, 2, 2), real_steps=2,
-                       student_steps=2, batch_size=2, synth_workers=1,
+                       student=True, student_steps=2, batch_size=2, synth_workers=1,
                        facegood=str(_facegood_with_a_training_take(fixtures, tmp_path)), threads=1,
                        export_to=str(tmp_path / "default.safetensors"))
     path = run_recipe(cfg)
