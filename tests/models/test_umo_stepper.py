@@ -14,6 +14,7 @@ from models.test_umo_streaming import speech, tiny  # noqa: F401 (fixture)
 from umo.constants import REGION_DIMS
 from umo.models.backbone import TOKENS_PER_STEP
 from umo.models.keyframes import sample_codes
+from umo.models.mouth import MOUTH_CHANNELS
 from umo.models.stepper import KeyframeStepper
 
 REGIONS = tuple(REGION_DIMS)
@@ -22,12 +23,12 @@ REGIONS = tuple(REGION_DIMS)
 STUDENT = dict(student_dim=8, student_channels=16, student_dilations=(1, 2, 4), teacher="tiny.en:2", teacher_dim=16)
 
 
-@pytest.mark.parametrize("lookahead,stride,with_phones,student", [(2, 2, False, False), (0, 1, True, False),
-                                                                   (4, 4, True, False), (2, 2, True, True)])
+@pytest.mark.parametrize("lookahead,stride,with_phones,student,mouth", [
+    (2, 2, False, False, False), (0, 1, True, False, False), (4, 4, True, False, True), (2, 2, True, True, True)])
 def test_incremental_step_equals_the_parallel_training_pass(speech, monkeypatch, lookahead, stride, with_phones,
-                                                            student):
+                                                            student, mouth):
     model = tiny(lookahead_frames=lookahead, keyframe_stride=stride, window_steps=3,  # the window slides
-                 **(STUDENT if student else {}))
+                 **(STUDENT if student else {}), **({"mouth_dim": 16, "mouth_dilations": (1, 2)} if mouth else {}))
     audio = torch.from_numpy(speech)
     t = (audio.numel() * 30 + 15999) // 16000
     phones = torch.as_tensor(np.random.default_rng(0).integers(-1, 20, t)) if with_phones else None
@@ -59,6 +60,9 @@ def test_incremental_step_equals_the_parallel_training_pass(speech, monkeypatch,
                                  [(3, k) for k in range(n)])  # (N, R)
         ref_zq = torch.cat([model.tokenizer.fsq.codes_to_vectors(ref_codes[:, i]) for i in range(len(REGIONS))], 1)
         torch.testing.assert_close(zq, ref_zq)  # the same draws from the same logits
-        y = model.split_regions(model.interp(zq[None], a, txt)[0])
+        y = model.interp(zq[None], a, txt)
+        if mouth:  # the mouth head's channels replace the decoder's
+            y[..., list(MOUTH_CHANNELS)] = model.mouth(a, txt)
+        y = model.split_regions(y[0])
     for r in REGIONS:
         np.testing.assert_allclose(got[r].numpy(), model.denormalise(r, y[r]).numpy(), atol=1e-4, rtol=0)

@@ -66,11 +66,11 @@ def stats_of(batch) -> dict:
             for r in REGION_DIMS}
 
 
-@pytest.mark.parametrize("stage", [1, 2, 3])
+@pytest.mark.parametrize("stage", [1, 2, 3, 5])
 def test_stage_loss_finite_and_decreasing(fixtures, stage):
     torch.manual_seed(0)
     batch = real_batch(fixtures)
-    model = UmoModel(get_config("tiny"))
+    model = UmoModel(get_config("tiny", mouth_dim=16 if stage in (3, 5) else 0))
     model.set_motion_stats(stats_of(batch))
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
@@ -85,7 +85,12 @@ def test_stage_loss_finite_and_decreasing(fixtures, stage):
         losses.append(loss.item())
     first, last = np.mean(losses[:5]), np.mean(losses[-5:])
     assert last < 0.7 * first, (stage, losses[:5], losses[-5:])
+    if stage == 5:  # the mouth head alone: no backbone pass
+        assert set(logs) == {"mouth", "loss"}
+        return
     assert "moe_aux" in logs and any(k.startswith("moe_l0_e") for k in logs)
+    if stage == 3:
+        assert "mouth" in logs
     if stage in (1, 3):
         assert {"rec_face", "rec_body", "rec_hands"} <= set(logs)
 

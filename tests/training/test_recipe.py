@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors import safe_open
 
 from umo.training import read_meta
@@ -36,6 +37,16 @@ def test_stages_chain_with_init(tmp_path, corpus):
     assert mean.abs().sum() > 0  # stage 1 set the motion statistics from the data
     log = [json.loads(line) for line in (tmp_path / "s2" / "log.jsonl").read_text().splitlines()]
     assert any(r.get("split") == "val" for r in log)
+    # stage 5 grows a mouth head on those weights and trains it alone
+    s2 = tmp_path / "s2" / "last.safetensors"
+    assert train_main(["--stage", "5", "--init", str(s2), "--model-override", "mouth_dim=8",
+                       "--out", str(tmp_path / "s5"), *common]) == 0
+    from umo.models.checkpoint import read_tensors
+
+    before, after = read_tensors(s2, "ema/"), read_tensors(tmp_path / "s5" / "last.safetensors", "ema/")
+    assert read_meta(tmp_path / "s5" / "last.safetensors")["model_config"]["mouth_dim"] == 8
+    assert any(k.startswith("mouth.") for k in after) and not any(k.startswith("mouth.") for k in before)
+    assert all(torch.equal(before[k], after[k]) for k in before)  # everything else frozen
 
 
 def test_missing_data_is_a_clear_error(tmp_path, capsys):

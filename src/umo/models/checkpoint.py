@@ -68,9 +68,15 @@ def build_model(model_config: dict) -> nn.Module:
     return UmoModel(ModelConfig.from_dict(model_config))
 
 
-def load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
-    """Copy ``state`` into the model's own tensors (in their dtype); a clear error when it does not fit."""
+def load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path, new_modules: bool = False) -> None:
+    """Copy ``state`` into the model's own tensors (in their dtype); a clear error when it does not fit.
+
+    new_modules: the model may have whole submodules the file lacks (a config that adds one, e.g. a
+    mouth head grown on trained weights): they keep their initial weights."""
     own = model.state_dict()
+    if new_modules:
+        have = {k.split(".", 1)[0] for k in state}
+        own = {k: v for k, v in own.items() if k.split(".", 1)[0] in have}
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     if missing or unexpected:
@@ -85,7 +91,7 @@ def load_weights(model: nn.Module, state: dict[str, torch.Tensor], path: Path) -
             v.copy_(state[k].to(v.dtype))
 
 
-def load_checkpoint(path: str | Path, model: nn.Module | None = None, weights: str = "ema"):
+def load_checkpoint(path: str | Path, model: nn.Module | None = None, weights: str = "ema", new_modules: bool = False):
     """Load a checkpoint (training or inference file) -> (model, meta).
 
     Without ``model`` a UmoModel is built from the ModelConfig stored in the file. ``weights``:
@@ -107,6 +113,6 @@ def load_checkpoint(path: str | Path, model: nn.Module | None = None, weights: s
         state = read_tensors(path, "ema/") if weights == "ema" else {}
         if not state:
             state = read_tensors(path, "model/")
-    load_weights(model, state, path)
+    load_weights(model, state, path, new_modules)
     model.eval()
     return model, meta

@@ -58,6 +58,9 @@ class ModelConfig:
     interp_dim: int = 128  # width of the dense decoder
     interp_dilations: tuple[int, ...] = (1, 2, 4, 8)  # its causal receptive field in motion frames: 31
     interp_audio_dropout: float = 0.1  # training: probability of hiding the dense audio from the decoder (per sequence)
+    # --- mouth head (mouth.py): jaw + mouth from the dense audio, not through the keyframe codes; 0: none ---
+    mouth_dim: int = 0
+    mouth_dilations: tuple[int, ...] = (1, 2, 4, 8)  # causal receptive field 31 motion frames (1 s)
     # --- sampling ---
     temperature: float = 0.7  # keyframe code sampling temperature (0 = argmax)
     # --- losses ---
@@ -69,7 +72,8 @@ class ModelConfig:
     extra: dict[str, Any] = field(default_factory=dict)  # free-form notes carried with checkpoints
 
     def __post_init__(self) -> None:
-        for f in ("audio_dilations", "fsq_levels", "tok_dilations", "interp_dilations", "student_dilations"):
+        for f in ("audio_dilations", "fsq_levels", "tok_dilations", "interp_dilations", "student_dilations",
+                  "mouth_dilations"):
             setattr(self, f, tuple(int(v) for v in getattr(self, f)))
         if self.lookahead_frames < 0:
             raise UmoError(f"lookahead_frames must be >= 0 (got {self.lookahead_frames}); 0, 2 or 4 are usual")

@@ -35,6 +35,7 @@ from umo.models.features import AudioEncoder, LogMelProsody, feature_index, num_
 from umo.models.interpolate import Interpolator
 from umo.models.keyframes import KeyframeHead, expected_code_vectors
 from umo.models.moe import MoE
+from umo.models.mouth import MOUTH_CHANNELS, MouthHead
 from umo.models.phones import UNKNOWN_PHONE
 from umo.models.student import SpeechStudent
 from umo.models.tokenizer import MotionTokenizer
@@ -69,6 +70,7 @@ class UmoModel(nn.Module):
         self.backbone = Backbone(d, cfg.n_layers, cfg.n_heads, cfg.window_steps, cfg.expert_hidden,
                                  cfg.moe_experts, cfg.moe_top_k, cfg.dense_ffn, cfg.moe_type_bias)
         self.head = KeyframeHead(d, REGIONS, cfg.codebook_size)
+        self.mouth = MouthHead(cfg.audio_dim, 2 * cfg.text_dim, cfg.mouth_dim, cfg.mouth_dilations) if cfg.mouth_dim else None
         self.interp = Interpolator(len(REGIONS) * q, cfg.audio_dim, 2 * cfg.text_dim, cfg.interp_dim,
                                    cfg.interp_dilations, cfg.keyframe_stride, sum(REGION_DIMS.values()))
         # stage 2: projections of audio and motion latents into a shared contrastive space
@@ -176,8 +178,8 @@ class UmoModel(nn.Module):
     # ------------------------------------------------------------------ training
     def forward(self, batch: dict[str, Tensor], stage: int) -> tuple[Tensor, dict[str, float]]:
         """batch: audio (B, S), face/body/hands (B, T, D), phones (B, T), masks -> (loss, logs)."""
-        if stage not in (1, 2, 3):
-            raise ValueError(f"stage must be 1, 2 or 3 (got {stage})")
+        if stage not in (1, 2, 3, 5):
+            raise ValueError(f"stage objective must be 1, 2, 3 or 5 (the mouth head alone), got {stage}")
         cfg = self.cfg
         k_stride, la = cfg.keyframe_stride, cfg.lookahead_frames
         audio = batch["audio"]
@@ -197,6 +199,13 @@ class UmoModel(nn.Module):
             drop = torch.rand(b, 1, device=dev) < cfg.text_dropout
             phones = torch.where(drop, torch.full_like(phones, -1), phones)
         txt = self.text_frames(phones, b, t, dev)  # (B, T, 2 text_dim)
+        logs: dict[str, float] = {}
+        if stage == 5:  # the mouth head alone (the rest of the model frozen: see umo.models.mouth)
+            if self.mouth is None:
+                raise ValueError("objective 5 trains the mouth head: this model has none (mouth_dim 0)")
+            loss = self.mouth_loss(batch, a, txt, cmask["face"])
+            logs.update(mouth=float(loss.detach()), loss=float(loss.detach()))
+            return loss, logs
 
         tok = self.tokenizer(motion)
         zq = {r: tok[r][0] for r in REGIONS}  # (B, N, q) each
@@ -205,7 +214,6 @@ class UmoModel(nn.Module):
         key_mask = frame_mask[:, kf]  # (B, N)
         ce_mask = {r: key_mask * valid[r][:, None] for r in REGIONS}
         token_mask = key_mask.repeat_interleave(TOKENS_PER_STEP, dim=1)
-        logs: dict[str, float] = {}
         zq_all = torch.cat([zq[r] for r in REGIONS], dim=-1)  # (B, N, R q)
 
         def keyframe_loss(with_audio: bool) -> tuple[Tensor, Tensor, dict[str, Tensor]]:
@@ -275,6 +283,10 @@ class UmoModel(nn.Module):
                 rec_drawn = recon_loss(decode(drawn), "rec_drawn")
                 loss = loss + cfg.drawn_recon_weight * rec_drawn
                 logs["rec_drawn"] = float(rec_drawn.detach())
+            if self.mouth is not None:
+                mouth = self.mouth_loss(batch, a, txt, cmask["face"])
+                loss = loss + mouth
+                logs["mouth"] = float(mouth.detach())
             logs.update(ce=float(ce.detach()), rec=float(rec.detach()), rec_pred=float(rec_soft.detach()),
                         quant=float(qnt.detach()))
         logs["moe_aux"] = float(aux.detach())
@@ -283,6 +295,13 @@ class UmoModel(nn.Module):
                 logs[f"moe_l{i}_e{e}"] = f
         logs["loss"] = float(loss.detach())
         return loss, logs
+
+    def mouth_loss(self, batch: dict[str, Tensor], a: Tensor, txt: Tensor, face_mask: Tensor) -> Tensor:
+        """Masked MSE of the mouth head against the face's MOUTH_CHANNELS (normalised units)."""
+        ch = list(MOUTH_CHANNELS)
+        target = self.normalise("face", batch["face"])[..., ch]
+        m = face_mask[..., ch]
+        return ((self.mouth(a, txt) - target).pow(2) * m).sum() / m.sum().clamp(min=1.0)
 
     def _input_mask(self, batch: dict[str, Tensor], r: str) -> Tensor:
         if r == "face":

@@ -45,6 +45,7 @@ from umo.models.backbone import TOKENS_PER_STEP
 from umo.models.features import WIN_LENGTH, feature_index, num_motion_frames, samples_needed
 from umo.models.keyframes import sample_codes
 from umo.models.layers import CausalConvStack
+from umo.models.mouth import MOUTH_CHANNELS
 from umo.models.phones import PhoneTrack, phone_features, phone_ids
 
 REGIONS = tuple(REGION_DIMS)
@@ -72,6 +73,7 @@ class StreamState:
     student_state: list[Tensor]  # per student conv: (pad, student_channels); empty without a student
     enc_state: list[Tensor]  # per encoder conv: (pad, audio_dim)
     interp_state: list[Tensor]  # per interpolator conv: (pad, interp_dim)
+    mouth_state: list[Tensor]  # per mouth-head conv: (pad, mouth_dim); empty without one
     key: KeyState
     phones: PhoneTrack | None = None  # timed phones sent with the audio (None: none, the "unknown" text)
     n_samples: int = 0
@@ -285,6 +287,8 @@ class Stepper:
             self.student_weights = ([] if model.student is None else
                                     [c.taps_weight().contiguous() for c in model.student.encoder.stack.convs])
             self.interp_weights = [c.taps_weight().contiguous() for c in model.interp.stack.convs]
+            self.mouth_weights = [] if model.mouth is None else [c.taps_weight().contiguous()
+                                                                 for c in model.mouth.stack.convs]
 
     @property
     def pool(self) -> KVPool:
@@ -303,6 +307,7 @@ class Stepper:
             student_state=[] if m.student is None else [s[0] for s in m.student.encoder.init_state(1)],
             enc_state=[s[0] for s in m.audio_encoder.init_state(1)],
             interp_state=[s[0] for s in m.interp.init_state(1)],
+            mouth_state=[] if m.mouth is None else [s[0] for s in m.mouth.init_state(1)],
             key=self.keys.new_key(seed),
             enc_frames=torch.zeros(0, m.cfg.audio_dim), zq_cur_vec=zeros, zq_prev_vec=zeros,
         )
@@ -444,15 +449,24 @@ class Stepper:
                 text = self.text  # every stream without phones: one "unknown" row, broadcast
             else:  # (B, N, 2 text_dim), the rows in the same (stream, frame) order as `at`
                 text = plan.text.new_zeros(b * nmax, plan.text.shape[1]).index_copy_(0, at, plan.text).view(b, nmax, -1)
+            a = padded(audio)  # (B, N, a)
             x = (it.code(padded(cur)) + it.prev_code(padded(prev)) + it.offset(offset)
-                 + it.audio(padded(audio)) + it.text(text))
+                 + it.audio(a) + it.text(text))
             y, interp_states = conv_stack_step(it.stack, x, [st.interp_state for st in states], counts,
                                                self.interp_weights)
             y = it.out(rms(it.norm, y))  # (B, N, D)
+            if m.mouth is not None:  # the jaw and mouth from the audio path (umo.models.mouth)
+                mh = m.mouth
+                h = mh.inp(torch.cat([a, text.expand(b, nmax, -1)], dim=-1))
+                h, mouth_states = conv_stack_step(mh.stack, h, [st.mouth_state for st in states], counts,
+                                                  self.mouth_weights)
+                y[..., list(MOUTH_CHANNELS)] = mh.out(rms(mh.norm, h))
             parts = {r: m.denormalise(r, v).numpy() for r, v in m.split_regions(y).items()}  # {region: (B, N, dim)}
             for s, st in enumerate(states):
                 if counts[s]:
                     st.interp_state = interp_states[s]
+                    if m.mouth is not None:
+                        st.mouth_state = mouth_states[s]
                     out[s] = {r: parts[r][s, :counts[s]] for r in REGIONS}
         return out
 

@@ -21,6 +21,8 @@ Train one stage of the learned model on dataset folders (made by `umo data synth
   stage 3  end-to-end + augmentation umo train --stage 3 --data corpus real --out runs/s3 --init runs/s2/last.safetensors
   stage 4  real data                 umo train --stage 4 --data corpus real --out runs/s4 --init runs/s3/last.safetensors \
                                                --source-weights facegood=20
+  stage 5  mouth head (alone)        umo train --stage 5 --data corpus real --out runs/s5 --init runs/s4/last.safetensors \
+                                               --model-override mouth_dim=96 --source-weights facegood=20
 
 With a distilled speech student (python -m umo.training.student), stage 1 starts the model from it:
   umo train --stage 1 --student runs/student/student.safetensors --data ... --out runs/s1
@@ -52,10 +54,23 @@ def _source_weight(text: str) -> tuple[str, float]:
         raise argparse.ArgumentTypeError(f"expected SOURCE=WEIGHT, e.g. facegood=3, got {text!r}") from None
 
 
+def _model_override(text: str) -> tuple[str, object]:
+    import json
+
+    name, sep, value = text.partition("=")
+    try:
+        return name, json.loads(value) if sep else None
+    except json.JSONDecodeError:
+        raise argparse.ArgumentTypeError(f"expected FIELD=JSON_VALUE, e.g. mouth_dim=96, got {text!r}") from None
+
+
 def _add_train_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--stage", type=int, required=True, choices=(1, 2, 3, 4),
+    p.add_argument("--stage", type=int, required=True, choices=(1, 2, 3, 4, 5),
                    help="1 motion foundation, 2 audio-motion alignment, 3 end-to-end with augmentation, "
-                        "4 real data (stage 3's objective, the captures weighted up with --source-weights)")
+                        "4 real data (stage 3's objective, the captures weighted up with --source-weights), "
+                        "5 the mouth head alone on a frozen model")
+    p.add_argument("--model-override", nargs="*", metavar="FIELD=VALUE", type=_model_override,
+                   help="model-config fields to change, e.g. mouth_dim=96 (grows a mouth head on --init's weights)")
     p.add_argument("--data", nargs="+", required=True, type=Path, metavar="DIR", help="dataset folders")
     p.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="run folder (created if missing)")
     p.add_argument("--config", metavar="NAME|FILE",
@@ -118,6 +133,8 @@ def train_config_from_args(args: argparse.Namespace):
         over["sources"] = tuple(args.sources)
     if args.source_weights:
         over["source_weights"] = dict(args.source_weights)
+    if args.model_override:
+        over["model_overrides"] = dict(args.model_override)
     return replace(cfg, **over).validate()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field, fields
+from typing import Any
 from pathlib import Path
 
 from umo.errors import UmoError
@@ -33,6 +34,7 @@ class TrainConfig:
     out: str = "runs/train"  # run folder: last.safetensors, step_*.safetensors, log.jsonl, config.json
     init: str | None = None  # checkpoint to initialise the weights from (the previous stage's last.safetensors)
     student: str | None = None  # a new model (no init) reads this distilled speech student (umo.training.student)
+    model_overrides: dict[str, Any] = field(default_factory=dict)  # model-config fields changed (e.g. mouth_dim: 96)
     resume: bool = False  # continue out/last.safetensors (the same run) if it exists
     # --- optimisation ------------------------------------------------------------------------
     steps: int = 2000  # optimizer steps of this run (the total, also when resuming)

@@ -218,15 +218,16 @@ class Trainer:
             if mc:
                 return UmoModel(ModelConfig.from_dict(mc))
         if cfg.init:
-            return UmoModel(ModelConfig.from_dict(read_meta(cfg.init)["model_config"]))
+            return UmoModel(ModelConfig.from_dict(read_meta(cfg.init)["model_config"] | cfg.model_overrides))
         if cfg.student:  # a new model that reads a distilled speech student beside the log-mel
             from umo.training.student import load_student_into, student_model_fields
 
-            model = UmoModel(get_config(cfg.model or "default", **student_model_fields(cfg.student)))
+            model = UmoModel(get_config(cfg.model or "default", **student_model_fields(cfg.student),
+                                        **cfg.model_overrides))
             load_student_into(model, cfg.student)
             self.log(f"speech student from {cfg.student} ({model.cfg.teacher}, {model.cfg.student_dim} components)")
             return model
-        return UmoModel(get_config(cfg.model or "default"))
+        return UmoModel(get_config(cfg.model or "default", **cfg.model_overrides))
 
     def _build_datasets(self) -> tuple[Dataset, Dataset | None]:
         if self._train_set is not None:
@@ -345,8 +346,13 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         model = self._build_model().to(self.info.device)
         if cfg.init and not (cfg.resume and self.last_path.is_file()):
-            load_checkpoint(cfg.init, model, weights="ema")
+            # model_overrides may add a submodule the checkpoint lacks (a mouth head): it starts fresh
+            load_checkpoint(cfg.init, model, weights="ema", new_modules=bool(cfg.model_overrides))
             self.log(f"initialised from {cfg.init}")
+        trains = STAGES[cfg.stage].trains
+        if trains:  # this stage trains only these submodules
+            for name, p in model.named_parameters():
+                p.requires_grad_(name.split(".", 1)[0] in trains)
         model.train()
         self.model = model
         self.ema = EMA(model, cfg.ema_decay)
