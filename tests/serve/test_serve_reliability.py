@@ -184,11 +184,15 @@ def test_empty_audio_cannot_hold_a_session_open(tiny):
 
 
 def _send_until_error(ws, chunk: bytes, every_s: float = 0.05, within_s: float = 10.0) -> dict:
-    """Send ``chunk`` every ``every_s`` until the server sends an error (-> it) and closes."""
+    """Send ``chunk`` every ``every_s`` until the server sends an error (-> it) and closes. The server
+    may close while a send is on its way: the error it sent first is then still to be read."""
     end = time.monotonic() + within_s
     while time.monotonic() < end:
         try:
             ws.send(chunk)
+        except websockets.ConnectionClosed:
+            break
+        try:
             m = ws.recv(timeout=every_s)
         except TimeoutError:
             continue
@@ -198,7 +202,13 @@ def _send_until_error(ws, chunk: bytes, every_s: float = 0.05, within_s: float =
             with pytest.raises(websockets.ConnectionClosed):
                 ws.recv(timeout=5)
             return json.loads(m)
-    raise AssertionError("no error from the server")
+    while True:  # closed: the messages that arrived before the close are still readable
+        try:
+            m = ws.recv(timeout=5)
+        except (websockets.ConnectionClosed, TimeoutError):
+            raise AssertionError("no error from the server") from None
+        if isinstance(m, str) and json.loads(m)["type"] == "error":
+            return json.loads(m)
 
 
 def test_limits_are_validated():
