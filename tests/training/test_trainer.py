@@ -127,7 +127,7 @@ def test_lr_schedule():
 
 
 @pytest.mark.parametrize("kw, match", [
-    (dict(stage=5), "stage is 5.*choose one of"),
+    (dict(stage=6), "stage is 6.*choose one of"),
     (dict(lr=-1.0), "lr .*in \\(0, 1\\)"),
     (dict(steps=0), "steps .*positive integer"),
     (dict(batch_size=2.5), "batch_size .*positive integer"),
