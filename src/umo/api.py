@@ -6,7 +6,8 @@
     live = Animator().stream()                                     # live: push(pcm) -> Frames, flush()
 
 ``animator`` picks the engine like the CLI's ``--animator``: "auto" (the learned model for audio
-alone, the rules when the words are known), "rules" or "model".
+alone, the rules when the words are known), "rules" or "model". ``emotion`` and ``intensity`` set
+the expression layer (``umo.emotion``) of ``animate``; on the learned model it is an overlay.
 """
 
 from __future__ import annotations
@@ -28,10 +29,14 @@ class Animator:
         fps: int = DEFAULT_FPS,
         seed: int = 0,
         language: str = "en",
+        emotion: str = "neutral",
+        intensity: float = 1.0,
     ) -> None:
+        from umo.emotion import EmotionSetting
+
         self.animator = animator
         self.weights = weights
-        self.config = RuleAnimatorConfig(fps=fps, seed=seed)
+        self.config = RuleAnimatorConfig(fps=fps, seed=seed, emotion=EmotionSetting(emotion, intensity))
         self.language = language
 
     def animate(self, audio: np.ndarray, sample_rate: int, text: str | None = None) -> Animation:

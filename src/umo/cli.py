@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from umo.constants import DEFAULT_FPS, SUPPORTED_FPS
+from umo.constants import DEFAULT_FPS, EMOTIONS, SUPPORTED_FPS
 from umo.errors import UmoError
 from umo.eval.cli import BENCH_SUMMARY, EVAL_SUMMARY
 from umo.training.cli import DATA_SUMMARY, EXPORT_SUMMARY, TRAIN_SUMMARY
@@ -88,8 +88,10 @@ def _fps(value: str) -> int:
 
 def _config(args: argparse.Namespace):
     from umo.animator.rules import RuleAnimatorConfig
+    from umo.emotion import EmotionSetting
 
-    return RuleAnimatorConfig(fps=args.fps, seed=args.seed, body=not args.no_body)
+    return RuleAnimatorConfig(fps=args.fps, seed=args.seed, body=not args.no_body,
+                              emotion=EmotionSetting(args.emotion, args.intensity))
 
 
 def _progress_bar(desc: str):
@@ -196,6 +198,12 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                             "known); auto: the model without a transcript, the rules with one "
                             f"(default {default_animator})")
         p.add_argument("--model", type=Path, help="learned model weights (default: the bundled model)")
+        p.add_argument("--emotion", default=EMOTIONS[0], metavar="E",
+                       help=f"expression: {', '.join(EMOTIONS)} (default {EMOTIONS[0]}); brows, lids, smile/frown, "
+                            "jaw energy, head pose and gesture energy. With the learned model it is an overlay on "
+                            "the model's output, not learned")
+        p.add_argument("--intensity", type=float, default=1.0, metavar="X",
+                       help="strength of --emotion, 0 (neutral) to 1 (default 1)")
 
     p = sub.add_parser("say", help="synthesise speech from text offline and animate it",
                        description="Synthesise TEXT offline (espeak-ng) and animate it: writes speech.wav, "

@@ -55,6 +55,10 @@ JAW_MOUTH_INDICES: tuple[int, ...] = tuple(ARKIT_INDEX[n] for n in JAW_MOUTH_NAM
 UPPER_FACE_NAMES: tuple[str, ...] = tuple(n for n in ARKIT_NAMES if n.startswith(("Eye", "Brow")))
 
 
+# --- expression: the emotions the expression layer (umo.emotion) knows, neutral first --------------
+EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprised", "afraid", "disgusted")
+
+
 def arkit_camel(name: str) -> str:
     """Live Link PascalCase -> Apple ARKit camelCase: ``EyeBlinkLeft`` -> ``eyeBlinkLeft``."""
     return name[0].lower() + name[1:]

@@ -117,13 +117,24 @@ def run_animator(
     which: str, audio: np.ndarray, timing: Timing | None, config: RuleAnimatorConfig | None,
     weights: str | Path | None = None, progress: Progress | None = None,
 ) -> Animation:
+    """The chosen animator on 16 kHz audio. config.emotion: the rules apply it as their last stage;
+    on the learned model's output it is an overlay (umo.emotion), not something the model learned."""
     config = config or RuleAnimatorConfig()
     if which == "rules":
         return RuleAnimator(config).animate(audio, timing)
+    from umo.emotion import apply_emotion
     from umo.inference import ModelAnimator
 
     anim = ModelAnimator(weights, fps=config.fps, seed=config.seed).animate(audio, timing, progress=progress)
+    anim = apply_emotion(anim, config.emotion)
     return anim if config.body else anim.copy(body=None, root_pos=None)
+
+
+def _log_emotion(log: Log, which: str, config: RuleAnimatorConfig | None) -> None:
+    if config is None or config.emotion.is_neutral:
+        return
+    how = "the rules' expression layer" if which == "rules" else "an overlay on the learned model's output, not learned"
+    log(f"emotion: {config.emotion} ({how})")
 
 
 def animate_file(
@@ -162,6 +173,7 @@ def animate_file(
             "(pass --text or --transcript for lip sync)")
     else:
         log("animator: rule-based (visemes from the phone timing)")
+    _log_emotion(log, which, config)
     t0 = time.perf_counter()
     anim = run_animator(which, audio, timing, config, weights, progress)
     seconds["animate"] = time.perf_counter() - t0
@@ -195,6 +207,7 @@ def say(
         f"({find_voice(voice).name})")
     t0 = time.perf_counter()
     which = choose_animator(animator, speech.timing, weights)
+    _log_emotion(log, which, config)
     anim = run_animator(which, speech.audio, speech.timing, config, weights)
     seconds["animate"] = time.perf_counter() - t0
     log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")

@@ -3,7 +3,7 @@
 It is the teacher of the synthetic corpus and the fallback when a transcript is known. Face, eyes
 and head come from ``umo.animator.face``; upper body and fingers from ``umo.animator.gestures``;
 both are driven by the same prosody and accents so that nods, brow raises and beat gestures land
-together.
+together. An emotion (``umo.emotion``) is the last stage: the expression layer over all of them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from umo.animation import Animation, num_frames_for
 from umo.animator.face import FaceConfig, animate_face
 from umo.animator.gestures import GestureConfig, animate_body
 from umo.constants import DEFAULT_FPS, SAMPLE_RATE, SUPPORTED_FPS
+from umo.emotion import EmotionSetting, apply_emotion
 from umo.errors import UmoError
 from umo.skeleton import add_head_to_body, canonical_skeleton
 from umo.speech.prosody import compute_prosody, find_accents
@@ -28,6 +29,9 @@ class RuleAnimatorConfig:
     face: FaceConfig = field(default_factory=FaceConfig)
     gestures: GestureConfig = field(default_factory=GestureConfig)
     body: bool = True  # animate the upper body (False: face and head only)
+    # the expression layer over the whole animation; the learned model's output gets it as an overlay
+    # (umo.pipeline.run_animator)
+    emotion: EmotionSetting = field(default_factory=EmotionSetting)
 
     def __post_init__(self) -> None:
         if self.fps not in SUPPORTED_FPS:
@@ -62,7 +66,7 @@ class RuleAnimator:
             track = animate_body(timing, prosody, accents, n, fps, body_rng, cfg.gestures)
             body, root = track.rotations.copy(), track.root_pos
             add_head_to_body(body, face.head)
-        return Animation(
+        anim = Animation(
             fps=fps,
             face=face.face,
             head=face.head,
@@ -73,3 +77,4 @@ class RuleAnimator:
             audio=audio,
             sample_rate=sample_rate,
         )
+        return apply_emotion(anim, cfg.emotion)
