@@ -133,3 +133,11 @@ def test_rng_states_round_trip():
     restore_rng(state)
     b = (torch.rand(3), np.random.standard_normal(3), random.random(), random.gauss(0, 1))
     assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1]) and a[2:] == b[2:]
+
+
+def test_export_refuses_a_name_it_cannot_write(tmp_path, capsys):
+    from umo.cli import main
+
+    assert main(["export", str(tmp_path / "last.safetensors"), "-o", str(tmp_path / "m.onnx")]) == 2
+    assert "name the output *.safetensors" in capsys.readouterr().err
+    assert not (tmp_path / "m.onnx").exists()

@@ -79,19 +79,39 @@ def test_recipe_refuses_without_real_training_takes(tmp_path, fixtures):
 
 @pytest.mark.slow
 def test_recipe_runs_resumes_and_exports(tmp_path, fixtures):
-    """Corpus, real takes, the Whisper student, stages 1-4, export with the data manifest."""
+    """Corpus, real takes, the Whisper student, stages 1-5 (the mouth head grown in 5), export with the data manifest."""
     cfg = RecipeConfig(out=str(tmp_path / "recipe"), hours=0.003, model="tiny", steps=(2, 2, 2), real_steps=2,
+                       mouth_steps=2, mouth_dim=8,
                        student=True, student_steps=2, batch_size=2, synth_workers=1,
                        facegood=str(_facegood_with_a_training_take(fixtures, tmp_path)), threads=1,
                        export_to=str(tmp_path / "default.safetensors"))
     path = run_recipe(cfg)
     meta = read_meta(path)
-    assert meta["kind"] == "inference" and meta["stage"] == 4 and meta["step"] == 2
+    assert meta["kind"] == "inference" and meta["stage"] == 5 and meta["step"] == 2
+    assert meta["model_config"]["mouth_dim"] == 8
+    assert read_meta(tmp_path / "recipe" / "stage5" / "last.safetensors")["train_config"]["init"].endswith("stage4/last.safetensors")
     assert meta["model_config"]["student_dim"] > 0 and meta["model_config"]["teacher"] == "tiny.en:2"
     manifest = meta["manifest"]
     assert set(manifest["data"]) == {"corpus", "facegood"} and manifest["data"]["facegood"]["clips"] == 1
     assert manifest["student"]["clips"] >= 2 and len(manifest["data"]["corpus"]["index_sha256"]) == 64
     assert path.stat().st_size < 20 * 2**20
-    before = (tmp_path / "recipe" / "stage4" / "last.safetensors").stat().st_mtime_ns
+    before = (tmp_path / "recipe" / "stage5" / "last.safetensors").stat().st_mtime_ns
     run_recipe(cfg)  # everything finished: nothing is trained again
-    assert (tmp_path / "recipe" / "stage4" / "last.safetensors").stat().st_mtime_ns == before
+    assert (tmp_path / "recipe" / "stage5" / "last.safetensors").stat().st_mtime_ns == before
+
+
+def test_recipe_stages_and_their_chain(tmp_path):
+    from umo.training.recipe import stage_config
+
+    d = RecipeConfig(out=str(tmp_path))
+    for n in (2, 3):
+        (tmp_path / f"stage{n}").mkdir()
+        (tmp_path / f"stage{n}" / "last.safetensors").touch()
+    assert d.stages == (1, 2, 3, 5)  # stage 4 only when asked for
+    assert RecipeConfig(real_steps=10).stages == (1, 2, 3, 4, 5)
+    assert RecipeConfig(mouth_steps=0).stages == (1, 2, 3)
+    tc = stage_config(d, 5, [tmp_path], tmp_path)
+    assert tc.init.endswith("stage3/last.safetensors") and tc.model_overrides == {"mouth_dim": d.mouth_dim}
+    assert stage_config(d, 3, [tmp_path], tmp_path).model_overrides == {}
+    with pytest.raises(Exception, match="mouth_dim"):
+        RecipeConfig(mouth_dim=0).validate()

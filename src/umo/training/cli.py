@@ -164,6 +164,12 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
+    if args.output.suffix.lower() != ".safetensors":
+        # an .onnx (or any other) name used to get safetensors bytes silently
+        from umo.errors import UmoError
+
+        raise UmoError(f"umo export writes safetensors weights: name the output *.safetensors, not "
+                       f"{args.output.name!r} (ONNX export is not available yet)")
     import torch
 
     from umo.training.checkpoint import export_inference

@@ -1,4 +1,4 @@
-"""The default recipe (``make train-default``): corpus -> stages 1, 2, 3 -> the bundled weights.
+"""The default recipe (``make train-default``): corpus -> stages 1, 2, 3, 5 -> the bundled weights.
 
     python -m umo.training.recipe [--hours 2] [--scale 1] [--gpu] [--out runs/default]
 
@@ -9,9 +9,10 @@
 3. (``--student``, off by default: it did not help in the probes) distil Whisper into the causal speech student (``umo.training.student``) on the
    corpus and the real takes' audio;
 4. train stage 1 (motion foundation; a new model reading the student) -> 2 (audio-motion
-   alignment) -> 3 (end-to-end, augmented) -> 4 (real data: FACEGOOD weighted up), each
-   initialised from the previous stage's EMA weights;
-5. export stage 4's EMA weights as float16 to ``src/umo/models/weights/default.safetensors``, with
+   alignment) -> 3 (end-to-end, augmented) -> [4 (real data: the whole model with FACEGOOD
+   weighted up; off unless ``--real-steps N``)] -> 5 (the mouth head grown on the frozen model,
+   FACEGOOD weighted up), each initialised from the previous stage's EMA weights;
+5. export the last stage's EMA weights as float16 to ``src/umo/models/weights/default.safetensors``, with
    a manifest of the data (corpus settings and hashes, real takes, the student's).
 
 Every step is resumable: re-running the recipe continues the corpus where it stopped, skips the
@@ -59,8 +60,10 @@ STEPS_PER_S = {1: 1.67, 2: 1.8, 3: 0.65}
 # and, from issue 13: the speech student (teacher over the corpus ~6 min, 1500 steps ~8 min) and
 # stage 4 (REAL_STEPS at stage 3's speed, ~10 min).
 DEFAULT_STEPS = (1200, 800, 1000)
-REAL_STEPS = 400  # stage 4 (before scale)
-REAL_STAGE_WEIGHT = 20.0  # stage 4: FACEGOOD's windows against synthetic ones (about half of every batch)
+REAL_STEPS = 400  # stage 4 when asked for (--real-steps; before scale)
+MOUTH_STEPS = 500  # stage 5, the mouth head on the frozen model (before scale; ~2.5 steps/s: ~4 min)
+MOUTH_DIM = 96  # the mouth head's width (ModelConfig.mouth_dim), grown on the trained model by stage 5
+REAL_STAGE_WEIGHT = 20.0  # stages 4, 5: FACEGOOD's windows against synthetic ones (about half of every batch)
 VAL_HOURS = 0.05  # a separate synthetic corpus (another seed) for validation: 3 minutes of speech
 
 
@@ -79,8 +82,12 @@ class RecipeConfig:
     nproc: int = 1  # training processes (torchrun when > 1); --gpu: the number of GPUs
     facegood: str | None = None  # FACEGOOD folder (wav/ + bs_value/); default ../shared/data/facegood
     real_weight: float = 3.0  # stages 1-3: sampling weight of the real FACEGOOD windows against synthetic ones (1 each)
-    real_steps: int = REAL_STEPS  # stage 4's steps (before scale); 0 skips it
-    real_stage_weight: float = REAL_STAGE_WEIGHT  # stage 4's FACEGOOD weight
+    # stage 4 (the whole model on real data) is off by default: two fine-tunes of the bundled v1
+    # model moved FACEGOOD 1114_3_16's lip aperture r within noise (0.584 -> 0.571 / 0.593)
+    real_steps: int = 0  # stage 4's steps (before scale); 0 skips it (REAL_STEPS when asked for)
+    real_stage_weight: float = REAL_STAGE_WEIGHT  # stages 4 and 5: FACEGOOD's weight
+    mouth_steps: int = MOUTH_STEPS  # stage 5's steps (before scale); 0 skips it
+    mouth_dim: int = MOUTH_DIM
     # distil a Whisper student and build the model on it: off by default, since ridge probes on the
     # real captures found no gain from it (log-mel r 0.722 / 0.421 on FACEGOOD 1114_3_16 / BEAT;
     # + the causal student 0.707 / 0.386; + the teacher's own PCA 0.732 / 0.401; scripts/whisper_probe.py)
@@ -92,12 +99,12 @@ class RecipeConfig:
     threads: int = 0  # torch threads per process; 0: cores / processes
 
     def stage_steps(self, stage: int) -> int:
-        steps = self.real_steps if stage == 4 else self.steps[stage - 1]
+        steps = {4: self.real_steps, 5: self.mouth_steps}[stage] if stage > 3 else self.steps[stage - 1]
         return max(1, round(steps * self.scale))
 
     @property
     def stages(self) -> tuple[int, ...]:
-        return (1, 2, 3, 4) if self.real_steps > 0 else (1, 2, 3)
+        return (1, 2, 3) + ((4,) if self.real_steps > 0 else ()) + ((5,) if self.mouth_steps > 0 else ())
 
     def validate(self) -> RecipeConfig:
         if not self.hours > 0:
@@ -108,8 +115,10 @@ class RecipeConfig:
             raise UmoError(f"recipe: steps {self.steps}: give three positive step counts (stages 1, 2, 3)")
         if self.nproc < 1:
             raise UmoError("recipe: nproc must be >= 1")
-        if self.real_steps < 0 or self.student_steps < 1:
-            raise UmoError("recipe: real_steps must be >= 0 (0 skips stage 4) and student_steps >= 1")
+        if self.real_steps < 0 or self.mouth_steps < 0 or self.student_steps < 1:
+            raise UmoError("recipe: real_steps and mouth_steps must be >= 0 (0 skips stage 4 / 5) and student_steps >= 1")
+        if self.mouth_steps > 0 and self.mouth_dim < 1:
+            raise UmoError(f"recipe: mouth_dim is {self.mouth_dim}: stage 5 grows a mouth head of that width (> 0)")
         return self
 
 
@@ -207,11 +216,13 @@ def stage_config(cfg: RecipeConfig, stage: int, data: list[Path], val: Path, stu
     out = Path(cfg.out)
     batch = cfg.batch_size * (4 if cfg.gpu else 1)
     steps = cfg.stage_steps(stage)
+    prev = max([s for s in cfg.stages if s < stage], default=0)
     return TrainConfig(
         stage=stage, model=cfg.model if stage == 1 else None, data=tuple(str(d) for d in data),
         exclude=tuple(cfg.held_out), student=str(student) if stage == 1 and student is not None else None,
-        val_data=(str(val),), source_weights={"facegood": cfg.real_stage_weight if stage == 4 else cfg.real_weight},
-        out=str(out / f"stage{stage}"), init=str(out / f"stage{stage - 1}" / "last.safetensors") if stage > 1 else None,
+        val_data=(str(val),), source_weights={"facegood": cfg.real_stage_weight if stage >= 4 else cfg.real_weight},
+        model_overrides={"mouth_dim": cfg.mouth_dim} if stage == 5 else {},
+        out=str(out / f"stage{stage}"), init=str(out / f"stage{prev}" / "last.safetensors") if prev else None,
         resume=True, steps=steps, batch_size=batch, lr=cfg.lr * STAGES[stage].lr_scale,
         warmup_steps=min(200, steps // 10), seed=cfg.seed + stage, device="cuda" if cfg.gpu else "cpu",
         ckpt_every=max(50, steps // 20), val_every=max(100, steps // 5), log_every=10,
@@ -241,6 +252,7 @@ def run_stage(tc: TrainConfig, nproc: int) -> None:
            "--device", tc.device, "--ckpt-every", str(tc.ckpt_every), "--val-every", str(tc.val_every),
            "--workers", str(tc.workers), "--exclude", *tc.exclude, "--val-data", *tc.val_data,
            *(["--student", tc.student] if tc.student else []),
+           *(a for k, v in tc.model_overrides.items() for a in ("--model-override", f"{k}={json.dumps(v)}")),
            "--source-weights", *(f"{k}={v}" for k, v in tc.source_weights.items()), "--no-progress"]
     if tc.init:
         cmd += ["--init", tc.init]
@@ -304,13 +316,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--export-to", default=d.export_to, help="where to write the inference weights")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--threads", type=int, default=d.threads, help="torch threads per process (default: cores / processes)")
-    p.add_argument("--real-steps", type=int, default=d.real_steps, help=f"stage 4 (real data) steps; 0 skips it (default {d.real_steps})")
+    p.add_argument("--real-steps", type=int, default=d.real_steps,
+                   help=f"stage 4 (the whole model on real data) steps, e.g. {REAL_STEPS}; 0 skips it (default {d.real_steps})")
+    p.add_argument("--mouth-steps", type=int, default=d.mouth_steps,
+                   help=f"stage 5 (the mouth head) steps; 0 skips it (default {d.mouth_steps})")
     p.add_argument("--student", action="store_true", help="distil a Whisper student and feed it beside the log-mel")
     p.add_argument("--allow-no-real", action="store_true", help="go on with synthetic data alone when no FACEGOOD training take is found")
     args = p.parse_args(argv)
     cfg = replace(d, out=args.out, hours=args.hours, scale=args.scale, gpu=args.gpu, model=args.model,
                   facegood=args.facegood, export_to=args.export_to, seed=args.seed, threads=args.threads,
-                  real_steps=args.real_steps, student=args.student, allow_no_real=args.allow_no_real)
+                  real_steps=args.real_steps, mouth_steps=args.mouth_steps, student=args.student, allow_no_real=args.allow_no_real)
     if args.steps:
         cfg = replace(cfg, steps=tuple(args.steps))
     if args.nproc:
