@@ -177,12 +177,16 @@ class EmotionSetting:
     intensity: float = DEFAULT_INTENSITY  # 0 (neutral) .. 1 (the profile in full)
 
     def __post_init__(self) -> None:
-        name = self.emotion.strip().lower() if isinstance(self.emotion, str) else self.emotion
+        name = self.emotion.strip().lower() if isinstance(self.emotion, str) else None
         if name not in EMOTIONS:
-            raise UmoError(f"unknown emotion {self.emotion!r}: choose one of {', '.join(EMOTIONS)}")
+            raise UmoError(f"unknown emotion {_shown(self.emotion)}: choose one of {', '.join(EMOTIONS)}")
         x = self.intensity
-        if isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) or not 0.0 <= x <= 1.0:
-            raise UmoError(f"emotion intensity must be a number from 0 to 1, got {x!r}")
+        try:  # a bool is no number here; an int too large for a float is out of range anyway
+            ok = not isinstance(x, bool) and isinstance(x, (int, float)) and 0.0 <= float(x) <= 1.0
+        except OverflowError:
+            ok = False
+        if not ok:
+            raise UmoError(f"emotion intensity must be a number from 0 to 1, got {_shown(x)}")
         object.__setattr__(self, "emotion", name)
         object.__setattr__(self, "intensity", float(x))
 
@@ -192,6 +196,12 @@ class EmotionSetting:
 
     def __str__(self) -> str:
         return self.emotion if self.emotion == NEUTRAL else f"{self.emotion} {self.intensity:g}"
+
+
+def _shown(value, limit: int = 60) -> str:
+    """A user's value as an error message repeats it: its repr, cut short."""
+    r = repr(value)
+    return r if len(r) <= limit else r[:limit] + "..."
 
 
 def _neutral_params() -> np.ndarray:

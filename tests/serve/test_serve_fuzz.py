@@ -20,6 +20,7 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from umo.constants import EMOTIONS
 from umo.errors import UmoError
 from umo.serve import protocol as P
 from umo.serve.server import CLOSE_NORMAL, CLOSE_POLICY, running_server
@@ -41,7 +42,8 @@ json_values = st.recursive(
 # values that some field accepts, so that random messages are often valid
 PLAUSIBLE = [16000, 8000, 44100, 48000, 4000, 16000.0, "pcm_s16le", "pcm_f32le", "json", "binary", ["face"],
              ["face", "body"], ["head", "eyes"], 30, 0, 7, 2**31, "hello there", "",
-             [["AA", 0.1, 0.2]], [["SIL", 0, 0.5], ["hh", 0.5, 0.6], ["ah1", 0.6, 0.9]], [["AA", 0.3, 0.2]]]
+             [["AA", 0.1, 0.2]], [["SIL", 0, 0.5], ["hh", 0.5, 0.6], ["ah1", 0.6, 0.9]], [["AA", 0.3, 0.2]],
+             "happy", "Sad", "glad", 0.5, 1.5]
 FIELDS = sorted(set().union(*P.MESSAGE_FIELDS.values()) - {"type"})
 field_values = st.sampled_from(PLAUSIBLE) | json_values
 
@@ -79,7 +81,7 @@ def test_parse_json_gives_a_typed_object_or_a_clear_error(text):
 @given(msg=message_dicts | start_dicts)
 def test_message_parsers_give_a_valid_result_or_a_clear_error(msg):
     parsers = {"start": P.parse_start, "end": P.parse_end, "text": P.parse_text,
-               "phones": lambda m: P.parse_phones(m, 3600.0)}
+               "phones": lambda m: P.parse_phones(m, 3600.0), "emotion": P.parse_emotion}
     for kind, parse in parsers.items():
         try:
             out = parse(msg)
@@ -93,6 +95,8 @@ def test_message_parsers_give_a_valid_result_or_a_clear_error(msg):
             assert isinstance(out.seed, int) and 0 <= out.seed < 2**31 and (out.text is None or isinstance(out.text, str))
         elif kind == "text":
             assert isinstance(out, str)
+        elif kind == "emotion":
+            assert out.emotion in EMOTIONS and 0.0 <= out.intensity <= 1.0
         elif kind == "phones":
             starts = [s for _, s, _ in out]
             assert out and starts == sorted(starts)

@@ -4,7 +4,8 @@ docs/protocol.md is the user-facing description; this module is its one implemen
 here does I/O, so every rule is testable without a socket.
 
 client -> server   {"type": "start", "sample_rate": 16000, ...}   then binary PCM chunks (and any
-                   {"type": "phones", ...} or {"type": "text", ...}), then {"type": "end"}
+                   {"type": "phones", ...}, {"type": "text", ...} or {"type": "emotion", ...}), then
+                   {"type": "end"}
 server -> client   {"type": "ready", ...}, {"type": "frames", ...} (or binary frames), {"type": "done", ...},
                    {"type": "warning", ...}, {"type": "error", "message": ...} (then the server closes)
 """
@@ -20,7 +21,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from umo.constants import ARKIT_NAMES, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
+from umo.constants import ARKIT_NAMES, EMOTIONS, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
+from umo.emotion import DEFAULT_INTENSITY, EmotionSetting
 from umo.errors import UmoError
 from umo.inference import Frames
 from umo.speech.units import PHONES, timed_phone_ids
@@ -32,9 +34,11 @@ FORMATS = ("json", "binary")
 MIN_RATE, MAX_RATE = 8_000, 48_000  # Hz accepted from clients (resampled to 16 kHz on the server)
 # every field each client message may carry: anything else is an error, so a typo never silently does nothing
 MESSAGE_FIELDS: dict[str, frozenset[str]] = {
-    "start": frozenset({"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed"}),
+    "start": frozenset({"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed",
+                        "emotion", "intensity"}),
     "phones": frozenset({"type", "phones"}),
     "text": frozenset({"type", "text"}),
+    "emotion": frozenset({"type", "emotion", "intensity"}),
     "end": frozenset({"type"}),
 }
 MAX_TEXT_MESSAGE_CHARS = 65_536  # a JSON control message; audio goes as binary messages
@@ -83,6 +87,7 @@ class StartRequest:
     format: str = "json"
     text: str | None = None
     seed: int = 0
+    emotion: EmotionSetting = field(default_factory=EmotionSetting)  # from the first frame on
     extra: dict = field(default_factory=dict)
 
 
@@ -117,7 +122,8 @@ def parse_json(text: str) -> dict:
     except ValueError as e:  # e.g. an integer of more digits than Python converts
         raise UmoError(f"text messages must be JSON objects ({e})") from None
     if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-        raise UmoError('a text message must be a JSON object with a "type" ("start", "phones", "text" or "end")')
+        raise UmoError('a text message must be a JSON object with a "type" ("start", "phones", "text", "emotion" '
+                       'or "end")')
     return msg
 
 
@@ -144,6 +150,25 @@ def parse_text(msg: dict) -> str:
     if not isinstance(text, str):
         raise UmoError(f'a text message needs "text": a string (the next words of the transcript), got {shown(text)}')
     return text
+
+
+def _emotion_setting(msg: dict, kind: str) -> EmotionSetting:
+    """The "emotion" (a name) and "intensity" (0..1, default 1) fields of a start or emotion message."""
+    name, intensity = msg.get("emotion"), msg.get("intensity", DEFAULT_INTENSITY)
+    if name is None:
+        if "intensity" in msg:
+            raise UmoError(f'the {kind} message has "intensity" without "emotion" (one of {", ".join(EMOTIONS)})')
+        return EmotionSetting()
+    return EmotionSetting(name, intensity)  # UmoError naming the valid emotions, or the intensity's range
+
+
+def parse_emotion(msg: dict) -> EmotionSetting:
+    """{"type": "emotion", "emotion": "happy", "intensity": 0.8} (intensity optional, default 1): the
+    expression from the next frame on, ramped in over umo.emotion.RAMP_S."""
+    check_fields(msg, "emotion")
+    if "emotion" not in msg:
+        raise UmoError(f'an emotion message needs "emotion": one of {", ".join(EMOTIONS)}')
+    return _emotion_setting(msg, "emotion")
 
 
 def parse_phones(msg: dict, max_s: float, after: float = 0.0) -> list[tuple[int, float, float]]:
@@ -206,6 +231,7 @@ def parse_start(msg: dict) -> StartRequest:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise UmoError(f"seed must be an integer in [0, 2^31), got {shown(seed)}")
     req.seed = seed
+    req.emotion = _emotion_setting(msg, "start")
     return req
 
 
@@ -238,7 +264,7 @@ def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: L
         "sample_rate": req.sample_rate, "model_sample_rate": SAMPLE_RATE, "encoding": req.encoding,
         "format": req.format, "outputs": list(req.outputs), "lookahead_s": round(lookahead_s, 4),
         "text_used": False,  # plain text is counted, not read: the live model takes timed phones
-        "phones_used": True, "phone_set": list(PHONES),
+        "phones_used": True, "phone_set": list(PHONES), "emotions": list(EMOTIONS),
         "blendshapes": list(ARKIT_NAMES), "head": list(HEAD_NAMES), "eyes": list(EYE_NAMES),
         "joints": list(sk.names), "parents": [int(p) for p in sk.parents],
         "offsets": [round(float(v), 4) for v in np.asarray(sk.offsets).reshape(-1)],

@@ -49,7 +49,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
-from umo.constants import SAMPLE_RATE
+from umo.constants import MODEL_FPS, SAMPLE_RATE
+from umo.emotion import EmotionLayer
 from umo.errors import UmoError
 from umo.serve import protocol as P
 from umo.serve.batching import GATHER_S, LOAD_WINDOW_S, MAX_GATHER_S, Engine
@@ -137,6 +138,7 @@ class Session:
         self.phones = 0  # timed phones received
         self.last_phone_start = 0.0
         self.sender_task: asyncio.Task | None = None
+        self.emotion: EmotionLayer | None = None  # the expression layer over this stream's frames
 
     @property
     def peer(self) -> str:
@@ -155,6 +157,8 @@ class Session:
                 self.fail(f"the model failed on this stream: {error}", CLOSE_INTERNAL)
                 return
             if frames is not None and len(frames):
+                if self.emotion is not None:  # causal: the settings received before these frames
+                    frames = self.emotion.apply(frames)
                 if self.out.qsize() >= self.server.limits.max_queued_messages:
                     self.fail("the client is not reading its frames fast enough: session dropped")
                     return
@@ -477,6 +481,7 @@ class UmoServer:
         if not isinstance(first, str):
             raise UmoError('the first message must be the JSON {"type": "start", "sample_rate": 16000}, not binary audio')
         s.req = P.parse_start(P.parse_json(first))
+        s.emotion = EmotionLayer(s.req.emotion, fps=MODEL_FPS)
         if s.req.text:
             s.add_text(s.req.text)
         if s.req.sample_rate != SAMPLE_RATE:
@@ -510,11 +515,13 @@ class UmoServer:
                 s.add_phones(P.parse_phones(m, self.limits.max_stream_s, after=s.last_phone_start))
             elif kind == "text":  # the transcript as it comes (e.g. a chat model's reply): counted, bounded
                 s.add_text(P.parse_text(m))
+            elif kind == "emotion":  # from the next frame made on, ramped in (umo.emotion.RAMP_S)
+                s.emotion.set(P.parse_emotion(m))
             elif kind == "start":
                 raise UmoError('"start" was already received: one stream per connection (send "end" first)')
             else:
                 raise UmoError(f'unknown message type {P.shown(kind)}: expected binary audio, {{"type": "phones"}}, '
-                               '{"type": "text"} or {"type": "end"}')
+                               '{"type": "text"}, {"type": "emotion"} or {"type": "end"}')
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self):
