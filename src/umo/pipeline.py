@@ -268,3 +268,23 @@ def write_outputs(
         log(f"warning: {', '.join(stale)} {'is' if len(stale) == 1 else 'are'} not from this run and "
             "do not match this take (delete or move them)")
     return paths
+
+
+def read_take(take: str | Path) -> Animation:
+    """A take folder as :func:`write_outputs` writes it -> Animation: face, head and eyes from
+    face.csv, the body from body.bvh when there is one (retargeted onto the canonical skeleton if it
+    is on another; its Frame Time gives the take's frame rate, else face.csv's timecodes do)."""
+    from umo.convert import combine, read_any
+    from umo.formats.livelink import read_livelink
+
+    folder = Path(take)
+    if not folder.exists():
+        raise UmoError(f"take folder not found: {folder}")
+    if not folder.is_dir():
+        raise UmoError(f"{folder} is not a folder: give the folder that umo say or umo animate wrote "
+                       f"({FACE_FILE}, {BODY_FILE})")
+    if not (folder / FACE_FILE).is_file():
+        raise UmoError(f"{folder} holds no {FACE_FILE}: give the folder that umo say or umo animate wrote")
+    body = read_any(folder / BODY_FILE)[0] if (folder / BODY_FILE).is_file() else None
+    face = read_livelink(folder / FACE_FILE, fps=None if body is None else body.fps)
+    return face if body is None else combine(face, body)
