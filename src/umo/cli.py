@@ -15,6 +15,7 @@ from pathlib import Path
 from umo.constants import DEFAULT_FPS, EMOTIONS, SUPPORTED_FPS
 from umo.errors import UmoError
 from umo.eval.cli import BENCH_SUMMARY, EVAL_SUMMARY
+from umo.live.targets import DEFAULT_SUBJECT, LIVELINK_PORT, VMC_PORT
 from umo.training.cli import DATA_SUMMARY, EXPORT_SUMMARY, TRAIN_SUMMARY
 
 # umo.serve.cli spells this line inline in add_serve_parser, whose imports (the server, torch) are
@@ -50,6 +51,18 @@ Transcripts (optional, for lip sync):
                                 aligned by dynamic time warping on spectral features
 Without a transcript the bundled learned model animates from the audio alone (any voice, any
 language); with one, the rule-based animator uses the exact phone timing (--animator chooses).
+"""
+
+SEND_HELP = f"""\
+Play a take (the folder umo say or umo animate wrote: face.csv, body.bvh) in real time to live tools:
+
+  umo send out/hello --vmc 127.0.0.1:{VMC_PORT}              VSeeFace, Warudo, VNyan, VMagicMirror (VMC receiver)
+  umo send out/hello --livelink 192.168.1.20:{LIVELINK_PORT}   Unreal: a Live Link Face source (MetaHuman)
+  umo send out/hello --vmc :{VMC_PORT} --livelink :{LIVELINK_PORT} --loop   both, over and over (Ctrl-C stops)
+
+VMC: the 52 ARKit blendshapes (perfect sync) and the VRM presets A/I/U/E/O, Blink, Joy ... mapped from
+them, head, eye and upper-body bones. Live Link: the iPhone app's packet (52 blendshapes + head and eye
+angles). A HOST without :PORT takes the tool's default port. docs/live.md describes both.
 """
 
 
@@ -171,6 +184,29 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace) -> int:
+    from umo.live.targets import LiveTargets
+
+    targets = LiveTargets.from_options(args.vmc, args.livelink, args.livelink_subject)
+    if targets.empty:
+        raise UmoError("nowhere to send to: give --vmc HOST:PORT (a VMC receiver such as VSeeFace) and/or "
+                       "--livelink HOST:PORT (Unreal's Live Link Face source)")
+    from umo.live.sender import LiveSender, play_animation
+    from umo.pipeline import read_take
+
+    anim = read_take(args.take)
+    with LiveSender(targets, log=_log) as sender:
+        _log(f"sending {anim.num_frames} frames at {anim.fps:g} fps ({anim.duration:.1f} s"
+             f"{', in a loop' if args.loop else ''}): {targets.describe()}; Ctrl-C stops")
+        try:
+            result = play_animation(anim, sender, loop=args.loop)
+        except KeyboardInterrupt:
+            _log(f"stopped after {sender.frames} frames")
+            return 0
+    _log(f"sent {result.frames} frames in {result.seconds:.1f} s")
+    return 0
+
+
 def cmd_voices(args: argparse.Namespace) -> int:
     from umo.speech.espeak import list_voices, voices_for_language
 
@@ -241,6 +277,17 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                    help="convert a BVH even when its spine, head or an arm (down to the hand) finds no joint "
                         "to drive it (that part stays at rest); refused by default")
     p.set_defaults(func=cmd_convert)
+
+    p = sub.add_parser("send", help="play a take live to VSeeFace/Warudo (VMC) or Unreal (Live Link Face)",
+                       description=SEND_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("take", type=Path, help="the take's folder (face.csv, body.bvh), as umo say / animate write it")
+    p.add_argument("--vmc", metavar="HOST:PORT", help=f"a VMC receiver (its usual port: {VMC_PORT})")
+    p.add_argument("--livelink", metavar="HOST:PORT",
+                   help=f"Unreal's Live Link Face source (its usual port: {LIVELINK_PORT})")
+    p.add_argument("--livelink-subject", default=DEFAULT_SUBJECT, metavar="NAME",
+                   help=f"the subject name Unreal lists (default {DEFAULT_SUBJECT!r})")
+    p.add_argument("--loop", action="store_true", help="play the take over and over until Ctrl-C")
+    p.set_defaults(func=cmd_send)
 
     for name, (summary, module, adder) in LIBRARY_COMMANDS.items():
         if chosen is None or name == chosen:
