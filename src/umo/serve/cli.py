@@ -18,6 +18,8 @@ Stream speech in, get face + body frames out, over a WebSocket (protocol: docs/p
   umo serve                              ws://127.0.0.1:8765/stream, the live page at http://127.0.0.1:8765/
   umo serve --host 0.0.0.0 --token T     reachable from other machines; clients must send the token
   umo serve --weights my.safetensors     another model
+  umo serve --vmc 127.0.0.1:39539        every session's frames to VSeeFace/Warudo too (VMC receiver)
+  umo serve --livelink 192.168.1.20      ... or to Unreal's Live Link Face source (port 11111); both work
 
 Every session's pending audio advances in shared batched forward passes of one model, which runs in
 a process of its own beside the server's event loop (--engine thread: in the server's process).
@@ -33,6 +35,7 @@ def _log(msg: str) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from umo.inference import load_model
+    from umo.live.targets import LiveTargets
     from umo.serve.protocol import Limits
     from umo.serve.server import UmoServer
 
@@ -44,6 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.gather_ms <= 1000 * MAX_GATHER_S:
         raise UmoError(f"--gather-ms must be within 0 to {1000 * MAX_GATHER_S:g} (got {args.gather_ms:g})")
+    live = LiveTargets.from_options(args.vmc, args.livelink, args.livelink_subject)
     token = args.token or os.environ.get("UMO_SERVE_TOKEN") or None
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         _log(f"warning: listening on {args.host} without --token: anyone who can reach this port can use it")
@@ -55,7 +59,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = load_model(args.weights)
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
                        limits=limits, threads=args.threads, engine=args.engine, gather_s=args.gather_ms / 1000,
-                       log=_log, allowed_origins=args.allowed_origins)
+                       log=_log, allowed_origins=args.allowed_origins, live=live)
 
     async def main() -> None:
         await server.start()
@@ -77,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
+    from umo.live.targets import DEFAULT_SUBJECT, LIVELINK_PORT, VMC_PORT
     from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
     from umo.serve.batching import GATHER_S
     from umo.serve.protocol import Limits
@@ -110,5 +115,11 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                    help="how long a round of the model may wait for the other live sessions' audio once one "
                         f"session's has arrived, so that they share one batch (default {1000 * GATHER_S:.0f}; "
                         "0: a round as soon as any audio arrives)")
+    p.add_argument("--vmc", metavar="HOST:PORT",
+                   help=f"mirror every session's frames to this VMC receiver (VSeeFace, Warudo ...; usual port {VMC_PORT})")
+    p.add_argument("--livelink", metavar="HOST:PORT",
+                   help=f"mirror every session's frames to Unreal's Live Link Face source (usual port {LIVELINK_PORT})")
+    p.add_argument("--livelink-subject", default=DEFAULT_SUBJECT, metavar="NAME",
+                   help=f"the Live Link subject name (default {DEFAULT_SUBJECT!r})")
     p.set_defaults(func=cmd_serve)
     return p

@@ -14,6 +14,11 @@ Routes (one port): ``/stream`` the WebSocket protocol (docs/protocol.md), ``/`` 
 ``/static/*`` its scripts, ``/api/info`` the names and skeleton the page builds its character from,
 ``/healthz`` a JSON status (sessions, batching statistics).
 
+With ``live`` targets (``umo serve --vmc HOST:PORT --livelink HOST:PORT``) every session's frames
+are mirrored to a VMC receiver and/or Unreal's Live Link Face source by a
+:class:`~umo.live.sender.LiveMirror`: its own thread encodes, paces and sends them over UDP, so the
+event loop only hands it each batch of frames.
+
 Flow per session: the handler reads messages, decodes and (if needed) resamples audio with a
 streaming soxr resampler, and queues it on the :class:`~umo.serve.batching.Engine`; the engine's
 worker thread advances every busy session in one batched round and hands each its frames by a
@@ -52,6 +57,8 @@ import numpy as np
 from umo.constants import MODEL_FPS, SAMPLE_RATE
 from umo.emotion import EmotionLayer
 from umo.errors import UmoError
+from umo.live.sender import LiveMirror
+from umo.live.targets import LiveTargets
 from umo.serve import protocol as P
 from umo.serve.batching import GATHER_S, LOAD_WINDOW_S, MAX_GATHER_S, Engine
 from umo.serve.worker import ENGINES, ProcessEngine
@@ -163,6 +170,8 @@ class Session:
                     self.fail("the client is not reading its frames fast enough: session dropped")
                     return
                 self.out.put_nowait(frames)
+                if self.server.mirror is not None:
+                    self.server.mirror.submit(self.id, frames)
             if self.handle is not None and self.handle.pending_samples <= self.server.backlog_samples:
                 self.drained.set()
             if final:
@@ -285,10 +294,11 @@ class UmoServer:
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
                  threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process",
                  gather_s: float = GATHER_S, log: Callable[[str], None] | None = None,
-                 allowed_origins: Sequence[str] = ()) -> None:
+                 allowed_origins: Sequence[str] = (), live: LiveTargets | None = None) -> None:
         """allowed_origins: the browser origins ("https://app.example.com") whose pages may open a
         WebSocket besides this server's own (same host and port); ``"*"``: any. Clients that send
-        no Origin header (not browsers) are not concerned."""
+        no Origin header (not browsers) are not concerned. live: where every session's frames are
+        mirrored (VMC, Live Link Face), or None."""
         if max_sessions < 1:
             raise UmoError(f"max_sessions must be at least 1 (got {max_sessions})")
         if engine not in ENGINES:
@@ -310,6 +320,9 @@ class UmoServer:
         # (umo.serve.worker); "thread": in a worker thread of this process (one interpreter lock)
         if not 0.0 <= gather_s <= MAX_GATHER_S:
             raise UmoError(f"gather_s must be within 0 to {MAX_GATHER_S} s (got {gather_s})")
+        self.live = None if live is None or live.empty else live
+        # its hosts resolved here: a wrong one is an error before the engine starts; started by start()
+        self.mirror = None if self.live is None else LiveMirror(self.live, log=self.log_line)
         kind = ProcessEngine if engine == "process" else Engine
         self.engine = kind(model, threads=threads, gather_s=gather_s)
         self.engine_kind = engine
@@ -438,6 +451,8 @@ class UmoServer:
         finally:
             if s.handle is not None:
                 s.handle.cancel()
+            if self.mirror is not None:
+                self.mirror.end(s.id)
             self.sessions.pop(s.id, None)
             audio_s = s.samples_in / s.req.sample_rate if s.req is not None else 0.0
             self.log_line(f"session {s.id} from {s.peer} ended: {s.frames_sent} frames, {audio_s:.2f} s of audio, "
@@ -535,6 +550,9 @@ class UmoServer:
             max_queue=64, compression=None,  # PCM and float frames hardly compress; deflate cost a fifth of the loop's CPU
         )
         self.bound_port = self._server.sockets[0].getsockname()[1]
+        if self.mirror is not None:
+            self.mirror.start()
+            self.log_line(f"mirroring every session's frames: {self.live.describe()}")
         if self.log is not None:
             self._monitor = asyncio.create_task(self._watch_capacity())
         return self
@@ -567,6 +585,8 @@ class UmoServer:
             self._server.close()
             await self._server.wait_closed()
         self.engine.stop()
+        if self.mirror is not None:
+            self.mirror.close()
 
     async def serve_forever(self) -> None:
         await self.start()
