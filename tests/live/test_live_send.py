@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -120,6 +122,18 @@ def test_send_loops_until_ctrl_c_and_stops_cleanly(take, vmc_receiver, wait_unti
     assert "stopped after" in err and "Traceback" not in err
 
 
+@pytest.fixture
+def cli_logging():
+    """main() routes the "umo" logger and warnings to the stderr of the moment (here pytest's capture,
+    closed after the test): put both back as they were."""
+    logger = logging.getLogger("umo")
+    saved = list(logger.handlers), logger.propagate, logger.level, warnings.showwarning
+    yield
+    logger.handlers[:], logger.propagate = saved[0], saved[1]
+    logger.setLevel(saved[2])
+    warnings.showwarning = saved[3]
+
+
 @pytest.mark.parametrize("args, message", [
     (["{missing}", "--vmc", ":39539"], "take folder not found"),
     (["{face}", "--vmc", ":39539"], "is not a folder"),
@@ -131,7 +145,7 @@ def test_send_loops_until_ctrl_c_and_stops_cleanly(take, vmc_receiver, wait_unti
     (["{take}"], "nowhere to send to"),
     (["{take}", "--livelink", ":11111", "--livelink-subject", ""], "subject must not be empty"),
 ])
-def test_send_errors_are_one_line_without_traceback(take, tmp_path, capsys, args, message):
+def test_send_errors_are_one_line_without_traceback(take, tmp_path, capsys, cli_logging, args, message):
     (tmp_path / "empty").mkdir()
     paths = {"missing": tmp_path / "nope", "face": take / "face.csv", "empty": tmp_path / "empty", "take": take}
     argv = ["send"] + [a.format(**{k: str(v) for k, v in paths.items()}) for a in args]

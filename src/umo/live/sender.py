@@ -246,7 +246,8 @@ class LiveMirror:
                     _, _, _, frame, fps = heapq.heappop(self._heap)
                     self.sender.send(frame, fps)
             except Exception as e:  # noqa: BLE001 - a bug here must be seen, and must not stop the mirror
-                self.log(f"error: the live mirror failed on a stream's frames: {e!r}\n{traceback.format_exc().rstrip()}")
+                trace = traceback.format_exc().rstrip()
+                self.log(f"error: the live mirror failed on a stream's frames: {e!r}\n{trace}")
 
     def _schedule(self, stream, frames) -> None:
         n = len(frames.face)
