@@ -28,6 +28,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	bash scripts/install-browser.sh
+	bash scripts/install-gltf-validator.sh
 	$(BIN)/python -m pytest -q
 
 # The bundled model: synthetic corpus + FACEGOOD takes -> stages 1, 2, 3 -> src/umo/models/weights/.
