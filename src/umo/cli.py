@@ -180,6 +180,8 @@ def cmd_convert(args: argparse.Namespace) -> int:
     result = convert(args.input, args.output, body=args.body, audio=args.audio, allow_partial=args.allow_partial)
     for mapping in result.mappings:
         _log(f"retarget: {mapping.summary()}")
+    if result.audio is not None:
+        _log(f"audio beside it: {result.audio} (glTF holds no sound)")
     print(result.path)
     return 0
 
@@ -261,18 +263,22 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     common(p, "auto")
     p.set_defaults(func=cmd_animate)
 
-    p = sub.add_parser("convert", help="convert between animation formats (csv, bvh, json, npz, npy, html)",
+    p = sub.add_parser("convert", help="convert between animation formats (csv, bvh, json, npz, npy, html, glb)",
                        description="Convert an animation file. Inputs: .csv (Live Link Face), .json (BEAT ARKit "
                                    "JSON), .npy (FACEGOOD weights), .bvh (any skeleton, retargeted onto the canonical "
                                    "one by joint roles read from names and hierarchy: BEAT/ZEGGS, CMU, Mixamo, "
                                    "Collar/Shoulder/Elbow/Wrist, Biped, Unreal, SMPL, VRM ...), .npz (SMPL-X). Outputs: .csv, "
-                                   ".json, .bvh, .npz, .html (preview). Example: umo convert face.csv take.html "
-                                   "--body body.bvh --audio take.wav")
+                                   ".json, .bvh, .npz, .html (preview), .glb / .gltf (animated glTF 2.0: the preview "
+                                   "character skinned on the canonical skeleton with the 52 ARKit morph targets, joint "
+                                   "rotations and morph weights; a face alone stands in the rest pose; --audio is written "
+                                   "beside it as a .wav, glTF holds no sound). Examples: umo convert face.csv take.html "
+                                   "--body body.bvh --audio take.wav; umo convert TAKE/face.csv take.glb --body TAKE/body.bvh")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path, help="the output file; its suffix picks the format")
     p.add_argument("--body", type=Path, help="a .bvh or .npz whose body motion joins the input's face")
-    p.add_argument("--audio", type=Path, help="audio of the take: attached to a preview; its length sets the "
-                                              "frame rate of a BVH whose header is wrong")
+    p.add_argument("--audio", type=Path, help="audio of the take: attached to a preview, written beside a .glb/.gltf "
+                                              "(same stem, .wav); its length sets the frame rate of a BVH whose "
+                                              "header is wrong")
     p.add_argument("--allow-partial", action="store_true",
                    help="convert a BVH even when its spine, head or an arm (down to the hand) finds no joint "
                         "to drive it (that part stays at rest); refused by default")

@@ -3,10 +3,13 @@
     face:  .csv (Live Link Face), .json (BEAT ARKit JSON), .npy (FACEGOOD 116-channel weights)
     body:  .bvh (any skeleton; others are retargeted onto the canonical one by joint names)
     both:  .npz (SMPL-X: body joints + jaw)
-    out:   .csv, .json, .bvh, .npz, .html (the self-contained preview)
+    out:   .csv, .json, .bvh, .npz, .html (the self-contained preview),
+           .glb / .gltf (animated glTF 2.0: the preview character, skinned, with the 52 ARKit morph
+           targets, and the take's joint rotations and morph weights; ``umo.formats.gltf``)
 
 A face file and a body file of the same take combine (``body=``); an audio file attaches sound
-and, for a BVH whose header is wrong, gives the frame rate from its length.
+and, for a BVH whose header is wrong, gives the frame rate from its length. A glTF cannot hold sound:
+the audio is written beside it (same stem, .wav, 16 kHz mono as umo reads it).
 
 A BVH on another skeleton is retargeted by joint roles (``umo.formats.retarget``); the
 :class:`Conversion` carries each mapping, whose ``summary()`` says what mapped. A skeleton whose
@@ -33,7 +36,7 @@ log = logging.getLogger(__name__)
 FACE_INPUTS = (".csv", ".json", ".npy")
 BODY_INPUTS = (".bvh",)
 BOTH_INPUTS = (".npz",)
-OUTPUTS = (".csv", ".json", ".bvh", ".npz", ".html")
+OUTPUTS = (".csv", ".json", ".bvh", ".npz", ".html", ".glb", ".gltf")
 
 
 def _suffix(path: Path, allowed: tuple[str, ...], what: str) -> str:
@@ -49,6 +52,7 @@ class Conversion:
 
     path: Path
     mappings: tuple[JointMapping, ...]  # one per BVH read (the input, then --body), in that order
+    audio: Path | None = None  # the audio written beside a glTF (or already there), if any
 
 
 def read_any(path: str | Path, audio_duration: float | None = None,
@@ -110,6 +114,11 @@ def combine(face: Animation, body: Animation) -> Animation:
     from umo.skeleton import matrix_to_rotvec, rotvec_to_matrix
 
     n = face.num_frames
+    if abs(body.duration - face.duration) > 1.0 / min(face.fps, body.fps) + 1e-6:
+        held = "its last frame is held" if body.duration < face.duration else "it is cut"
+        log.warning("the face lasts %.2f s (%d frames at %g fps), the body %.2f s (%d frames at %g fps): "
+                    "the body is put on the face's frames and %s; are they the same take?",
+                    face.duration, n, face.fps, body.duration, body.num_frames, body.fps, held)
     if body.fps == face.fps and body.num_frames == n:
         rot, root = body.body, body.root_pos
     else:
@@ -127,7 +136,11 @@ def convert(
     """Reads ``src`` (and ``body``, and ``audio``), writes ``dst`` in the format of its suffix.
 
     allow_partial: convert a BVH whose skeleton leaves an essential part unmapped (it stays at
-    rest, with a warning) instead of refusing it."""
+    rest, with a warning) instead of refusing it.
+
+    A .glb / .gltf of a face alone has the full body standing in the relaxed rest pose, the head
+    turned on its neck; ``audio`` is written beside it as ``dst`` with the suffix .wav (unless that
+    is the audio file itself), and named in the file (glTF has no standard audio)."""
     from umo.constants import SAMPLE_RATE
 
     dst = Path(dst)
@@ -153,6 +166,9 @@ def convert(
     if out == ".bvh" and "body" not in parts:
         raise UmoError(f"{src} holds no body motion: give a body with --body FILE.bvh to write a BVH")
     dst.parent.mkdir(parents=True, exist_ok=True)
+    if out in (".glb", ".gltf"):
+        return _convert_gltf(anim if "body" in parts else anim.copy(body=None, root_pos=None), Path(src), dst,
+                             samples, None if audio is None else Path(audio), tuple(mappings))
     if out == ".csv":
         from umo.formats.livelink import write_livelink
 
@@ -174,3 +190,20 @@ def convert(
 
         write_preview(anim if "body" in parts else anim.copy(body=None, root_pos=None), dst, title=Path(src).name)
     return Conversion(dst, tuple(mappings))
+
+
+def _convert_gltf(anim: Animation, src: Path, dst: Path, samples: np.ndarray | None, audio: Path | None,
+                  mappings: tuple[JointMapping, ...]) -> Conversion:
+    """The glTF of ``anim`` and, with audio, the WAV beside it."""
+    from umo.constants import SAMPLE_RATE
+    from umo.formats.gltf import write_gltf
+
+    wav = None
+    if samples is not None:
+        wav = dst.with_suffix(".wav")
+        if not (wav.exists() and audio is not None and wav.resolve() == audio.resolve()):
+            from umo.formats.audio import save_wav
+
+            save_wav(wav, samples, SAMPLE_RATE)
+    write_gltf(anim, dst, title=src.name, audio_file=None if wav is None else wav.name)
+    return Conversion(dst, mappings, wav)
