@@ -211,6 +211,12 @@ def test_page_plays_the_animation_in_chromium(browser, fixtures, tmp_path):
     assert not _same_rotation(seen[f1]["boneRotation"]["RightForeArm"], seen[f2]["boneRotation"]["RightForeArm"], 0.05)
     assert seen[f1]["headRotation"] != seen[f2]["headRotation"]  # the head turns with anim.head
 
+    # positive eye yaw is the gaze towards the character's right (-X), as EyeLookInLeft has it in
+    # Live Link takes and in what umo writes: the left eyeball's forward (+Z) turns to -X
+    fe = int(np.argmax(anim.eyes[:, 0]))
+    q = page.evaluate(f"umoPreview.seek({(fe + 0.5) / FPS})")["eyeRotation"][0]  # (x, y, z, w)
+    assert anim.eyes[fe, 0] > 0.1 and q[1] < -0.05, q
+
     # a blink closes the lids: the frame with the blink peak has EyeBlink ~ 1
     fb = int(round(0.9 * FPS))
     assert page.evaluate(f"umoPreview.seek({fb / FPS + 0.001})")["morph"]["EyeBlinkLeft"] > 0.95

@@ -69,7 +69,7 @@
     currentFrame = f;
     for (let k = 0; k < NB; k++) influences[morphSlot[k]] = FACE[f * NB + k] / 255;
     if (APPLY_HEAD) headGroup.rotation.set(HEAD_ANGLES[3 * f + 1], HEAD_ANGLES[3 * f], HEAD_ANGLES[3 * f + 2]);
-    for (let e = 0; e < 2; e++) eyes[e].rotation.set(EYE_ANGLES[6 * f + 3 * e + 1], EYE_ANGLES[6 * f + 3 * e], 0);
+    ch.setEyeAngles(EYE_ANGLES.subarray(6 * f, 6 * f + 6));
     if (HAS_BODY) {
       const A = BODY.animated.length;
       for (let a = 0; a < A; a++) {

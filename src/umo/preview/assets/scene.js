@@ -14,7 +14,10 @@
    Coordinates: metres (skeleton data is in cm), Y up, the character faces +Z, its left is +X.
    Head and eye angles (radians): yaw about +Y (positive: towards the character's left), pitch about
    +X (positive: chin/gaze down), roll about +Z; applied as R = Ry(yaw) Rx(pitch) Rz(roll), the same
-   convention as umo.skeleton.head_to_rotvec. Bones: local quaternions relative to the rest pose. */
+   convention as umo.skeleton.head_to_rotvec. Eye yaw is the other way round, as Live Link and ARKit
+   have it (and umo writes it): positive LeftEyeYaw goes with EyeLookInLeft, the gaze towards the
+   character's right, so the eyeballs turn by -yaw about +Y. Bones: local quaternions relative to the
+   rest pose. */
 (function () {
   "use strict";
   const CM = 0.01; // data cm -> scene metres
@@ -745,7 +748,7 @@
       setHeadAngles(yaw, pitch, roll) { headGroup.rotation.set(pitch, yaw, roll); },
       /** a6: left yaw, pitch, roll, right yaw, pitch, roll (radians). */
       setEyeAngles(a6) {
-        for (let e = 0; e < 2; e++) eyes[e].rotation.set(a6[3 * e + 1], a6[3 * e], 0);
+        for (let e = 0; e < 2; e++) eyes[e].rotation.set(a6[3 * e + 1], -a6[3 * e], 0);
       },
     };
     return ch;
