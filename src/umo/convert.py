@@ -2,7 +2,7 @@
 
     face:  .csv (Live Link Face), .json (BEAT ARKit JSON), .npy (FACEGOOD 116-channel weights)
     body:  .bvh (any skeleton; others are retargeted onto the canonical one by joint names)
-    both:  .npz (SMPL-X: body joints + jaw)
+    both:  .npz (SMPL-X: body joints + jaw), .glb / .gltf (an animated glTF as umo writes it)
     out:   .csv, .json, .bvh, .npz, .html (the self-contained preview),
            .glb / .gltf (animated glTF 2.0: the preview character, skinned, with the 52 ARKit morph
            targets, and the take's joint rotations and morph weights; ``umo.formats.gltf``)
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 FACE_INPUTS = (".csv", ".json", ".npy")
 BODY_INPUTS = (".bvh",)
-BOTH_INPUTS = (".npz",)
+BOTH_INPUTS = (".npz", ".glb", ".gltf")
 OUTPUTS = (".csv", ".json", ".bvh", ".npz", ".html", ".glb", ".gltf")
 
 
@@ -83,6 +83,11 @@ def read_with_mapping(path: str | Path, audio_duration: float | None = None,
         from umo.formats.facegood import read_facegood
 
         return read_facegood(path), {"face"}, None
+    if s in (".glb", ".gltf"):
+        from umo.formats.gltf import read_gltf
+
+        anim = read_gltf(path)
+        return anim, {"face"} | ({"body"} if anim.body is not None else set()), None
     if s == ".npz":
         from umo.formats.smplx import read_smplx, smplx_to_animation
 

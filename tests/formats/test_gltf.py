@@ -291,3 +291,39 @@ def test_errors_say_what_is_wrong(take, tmp_path, caplog, fixtures):
     with caplog.at_level("WARNING", logger="umo.convert"):  # a body of another length: said, then fitted
         convert(take / "face.csv", tmp_path / "x.glb", body=fixtures / "cmu_01_01.bvh")
     assert "the body is put on the face's frames and it is cut; are they the same take?" in caplog.text
+
+
+# --- reading back (umo.formats.gltf.read_gltf): umo convert take.glb take.html / .csv / .bvh --------------
+def test_read_gltf_gives_the_take_back(glb, take):
+    from umo.formats.gltf import read_gltf
+
+    anim = read_gltf(glb)
+    face = read_livelink(take / "face.csv")
+    body = read_animation_bvh(take / "body.bvh")
+    assert anim.fps == 30 and anim.num_frames == face.num_frames
+    np.testing.assert_array_equal(anim.face, face.face.astype(np.float32))
+    np.testing.assert_allclose(anim.eyes, face.eyes, atol=1e-6)
+    np.testing.assert_allclose(anim.body, body.body, atol=1e-6)
+    np.testing.assert_allclose(anim.root_pos, body.root_pos, atol=1e-4)
+    np.testing.assert_allclose(anim.head, face.head, atol=1e-6)  # umo say's neck chain carries the head alone
+
+
+def test_read_gltf_resamples_onto_another_rate(glb):
+    from umo.formats.gltf import read_gltf
+
+    a, b = read_gltf(glb), read_gltf(glb, fps=60)
+    assert b.num_frames == 2 * a.num_frames - 1
+    np.testing.assert_allclose(b.face[::2], a.face, atol=1e-6)
+    np.testing.assert_allclose(b.face[1::2], 0.5 * (a.face[:-1] + a.face[1:]), atol=1e-6)
+    np.testing.assert_allclose(b.body[::2], a.body, atol=1e-5)
+
+
+def test_a_glb_converts_to_the_preview_and_back_to_csv(glb, tmp_path):
+    html = convert(glb, tmp_path / "take.html", audio=glb.with_suffix(".wav")).path
+    assert "umoPreview" in html.read_text(encoding="utf-8")
+    csv = convert(glb, tmp_path / "take.csv").path
+    assert read_livelink(csv).num_frames == read_glb(glb)[0]["asset"]["extras"]["frames"]
+    with pytest.raises(UmoError, match="not a readable binary glTF"):
+        bad = tmp_path / "bad.glb"
+        bad.write_bytes(b"glTF" + b"\0" * 8)
+        convert(bad, tmp_path / "x.csv")

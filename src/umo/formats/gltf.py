@@ -32,6 +32,11 @@ neck chain. Eyes: yaw/pitch/roll as ``R = Ry(yaw) Rx(pitch) Rz(roll)`` about the
 Audio: glTF has no standard way to carry sound, and none is invented here; ``umo convert ... --audio``
 writes the take's audio beside the file (same stem, .wav) and names it in ``asset.extras.audio``.
 
+Reading back: :func:`read_gltf` turns such a file (or any glTF whose joints carry the canonical
+joint names with the canonical rest pose, and whose morph targets carry ARKit names) into an
+Animation, so ``umo convert take.glb take.html`` shows it in the preview, and ``.csv`` / ``.bvh``
+come back out. Head angles are read from the neck chain (its whole rotation as yaw/pitch/roll).
+
 Memory: the buffer is laid out first (sizes are known), then written piece by piece, the long tracks
 a block of frames (or one joint) at a time, so an hour's take never exists as one array of bytes.
 """
@@ -441,3 +446,210 @@ def _write_embedded(gltf: dict, doc: _Document, path: Path) -> None:
         doc.write_bin(b64)
         b64.close()
         f.write(tail)
+
+
+# --------------------------------------------------------------------------------------------------
+# the reader
+# --------------------------------------------------------------------------------------------------
+_DTYPES = {FLOAT: "<f4", UNSIGNED_INT: "<u4", UNSIGNED_SHORT: "<u2", UNSIGNED_BYTE: "u1", 5122: "<i2", 5120: "i1"}
+
+
+def _load(path: Path) -> tuple[dict, list[bytes]]:
+    """A .glb or .gltf -> (its JSON, its buffers' bytes). .gltf buffers: data: URIs or files beside it."""
+    data = path.read_bytes()
+    if data[:4] == b"glTF":
+        try:
+            _, version, length = struct.unpack_from("<III", data, 0)
+            n, kind = struct.unpack_from("<II", data, 12)
+            if version != 2 or kind != _CHUNK_JSON or length > len(data):
+                raise ValueError
+            gltf = json.loads(data[20:20 + n])
+            chunks = []
+            off = 20 + n
+            while off + 8 <= length:
+                m, kind = struct.unpack_from("<II", data, off)
+                if kind == _CHUNK_BIN:
+                    chunks.append(data[off + 8:off + 8 + m])
+                off += 8 + m
+        except (ValueError, struct.error, UnicodeDecodeError) as e:
+            raise UmoError(f"{path}: not a readable binary glTF 2.0 file ({str(e) or 'a bad header'})") from None
+        buffers = [chunks[0] if chunks and "uri" not in b else b"" for b in gltf.get("buffers", [])]
+        for i, b in enumerate(gltf.get("buffers", [])):
+            if "uri" in b:
+                buffers[i] = _uri_bytes(path, b["uri"])
+        return gltf, buffers
+    try:
+        gltf = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise UmoError(f"{path}: not a glTF file ({e})") from None
+    return gltf, [_uri_bytes(path, b.get("uri", "")) for b in gltf.get("buffers", [])]
+
+
+def _uri_bytes(path: Path, uri: str) -> bytes:
+    if not uri:
+        raise UmoError(f"{path}: a buffer without a uri (only a .glb carries its own)")
+    if uri.startswith("data:"):
+        return base64.b64decode(uri.split(",", 1)[1])
+    from urllib.parse import unquote
+
+    target = path.parent / unquote(uri)
+    if not target.is_file():
+        raise UmoError(f"{path}: its buffer {uri} is not beside it")
+    return target.read_bytes()
+
+
+def _read_accessor(gltf: dict, buffers: list[bytes], i: int) -> np.ndarray:
+    """Accessor i -> (count, components) float64 (normalised integers scaled; sparse applied)."""
+    acc = gltf["accessors"][i]
+    k = _COMPONENTS.get(acc["type"], {"VEC2": 2, "MAT2": 4, "MAT3": 9}.get(acc["type"], 1))
+    dtype = np.dtype(_DTYPES[acc["componentType"]])
+
+    def from_view(view: int, offset: int, count: int, dt: np.dtype, comps: int) -> np.ndarray:
+        bv = gltf["bufferViews"][view]
+        buf = buffers[bv["buffer"]]
+        start = bv.get("byteOffset", 0) + offset
+        stride = bv.get("byteStride", comps * dt.itemsize)
+        if count == 0:
+            return np.zeros((0, comps), dt)
+        raw = np.frombuffer(buf, np.uint8, (count - 1) * stride + comps * dt.itemsize, start)
+        rows = np.lib.stride_tricks.as_strided(raw, (count, comps * dt.itemsize), (stride, 1))
+        return np.ascontiguousarray(rows).view(dt).reshape(count, comps)
+
+    count = acc["count"]
+    out = (from_view(acc["bufferView"], acc.get("byteOffset", 0), count, dtype, k).astype(np.float64)
+           if "bufferView" in acc else np.zeros((count, k)))
+    if "sparse" in acc:
+        sp = acc["sparse"]
+        idx = from_view(sp["indices"]["bufferView"], sp["indices"].get("byteOffset", 0), sp["count"],
+                        np.dtype(_DTYPES[sp["indices"]["componentType"]]), 1)[:, 0].astype(np.int64)
+        out[idx] = from_view(sp["values"]["bufferView"], sp["values"].get("byteOffset", 0), sp["count"], dtype, k)
+    if acc.get("normalized"):
+        info = np.iinfo(dtype)
+        out = np.maximum(out / info.max, -1.0)
+    return out
+
+
+def read_gltf(path: str | Path, fps: float | None = None) -> Animation:
+    """A glTF's first animation -> Animation on the canonical skeleton (see the module's notes).
+
+    fps: the frame rate (default: ``asset.extras.fps`` as umo writes it, else the animation's median
+    key spacing). Tracks keyed on other times are resampled: linearly, rotations by slerp. Joints
+    are matched by canonical name; those without a track keep their node's rotation. The face comes
+    from the weights track of a mesh whose morph targets are named (``extras.targetNames``) with
+    ARKit names, in any case; shapes it lacks stay 0. Eyes: the nodes LeftEye / RightEye."""
+    path = Path(path)
+    if not path.is_file():
+        raise UmoError(f"file not found: {path}")
+    gltf, buffers = _load(path)
+    try:
+        return _animation(path, gltf, buffers, fps)
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:  # a field missing or out of range
+        raise UmoError(f"{path}: a malformed glTF ({type(e).__name__}: {e})") from None
+
+
+def _animation(path: Path, gltf: dict, buffers: list[bytes], fps: float | None) -> Animation:
+    from scipy.spatial.transform import Rotation, Slerp
+
+    from umo.constants import ARKIT_INDEX, NUM_BLENDSHAPES
+    from umo.skeleton import HEAD_CHAIN_SHARE, canonical_skeleton, rest_root_position
+
+    anims = gltf.get("animations") or []
+    if not anims:
+        raise UmoError(f"{path}: holds no animation")
+    anim = anims[0]
+    nodes = gltf.get("nodes", [])
+    tracks: dict[tuple[int, str], tuple[np.ndarray, np.ndarray, str]] = {}
+    for ch in anim.get("channels", []):
+        target = ch.get("target", {})
+        if "node" not in target:
+            continue
+        s = anim["samplers"][ch["sampler"]]
+        times = _read_accessor(gltf, buffers, s["input"])[:, 0]
+        tracks[(target["node"], target["path"])] = (times, _read_accessor(gltf, buffers, s["output"]),
+                                                    s.get("interpolation", "LINEAR"))
+    if not tracks:
+        raise UmoError(f"{path}: its animation has no channels")
+    if fps is None:
+        fps = (gltf.get("asset", {}).get("extras") or {}).get("fps")
+    longest = max((v[0] for v in tracks.values()), key=len)
+    if fps is None:
+        steps = np.diff(longest)
+        if not len(steps) or np.median(steps) <= 0:
+            raise UmoError(f"{path}: cannot tell its frame rate from one key: pass fps")
+        fps = float(np.round(1.0 / np.median(steps), 3))
+    end = max(float(v[0][-1]) for v in tracks.values())
+    t = int(round(end * fps)) + 1
+    grid = np.arange(t) / fps
+
+    def sample(times: np.ndarray, values: np.ndarray, interpolation: str) -> np.ndarray:
+        """(K, C) keys -> (t, C) on the grid (CUBICSPLINE: the keys' values, linearly)."""
+        if interpolation == "CUBICSPLINE":
+            values = values.reshape(len(times), 3, -1)[:, 1]
+        if len(times) == t and np.allclose(times, grid, atol=0.5 / fps / 1000):
+            return values
+        if interpolation == "STEP":
+            return values[np.clip(np.searchsorted(times, grid + 1e-9, side="right") - 1, 0, len(times) - 1)]
+        return np.stack([np.interp(grid, times, values[:, c]) for c in range(values.shape[1])], axis=1)
+
+    def sample_quat(times: np.ndarray, values: np.ndarray, interpolation: str) -> np.ndarray:
+        if interpolation == "CUBICSPLINE":
+            values = values.reshape(len(times), 3, 4)[:, 1]
+        if interpolation == "LINEAR" and len(times) > 1 and not (
+                len(times) == t and np.allclose(times, grid, atol=0.5 / fps / 1000)):
+            return Slerp(times, Rotation.from_quat(values))(np.clip(grid, times[0], times[-1])).as_quat()
+        return sample(times, values, "STEP" if interpolation != "LINEAR" else interpolation)
+
+    sk = canonical_skeleton()
+    names = [n.get("name", "") for n in nodes]
+    body = np.zeros((t, sk.num_joints, 3))
+    found = 0
+    for j, name in enumerate(sk.names):
+        if name not in names:
+            continue
+        found += 1
+        i = names.index(name)
+        if (i, "rotation") in tracks:
+            body[:, j] = Rotation.from_quat(sample_quat(*tracks[(i, "rotation")])).as_rotvec()
+        elif "rotation" in nodes[i]:
+            body[:, j] = Rotation.from_quat(nodes[i]["rotation"]).as_rotvec()
+    has_body = found > 0
+    root = np.tile(rest_root_position(), (t, 1))
+    if "Hips" in names:
+        i = names.index("Hips")
+        if (i, "translation") in tracks:
+            root = sample(*tracks[(i, "translation")]) * 100.0
+        elif "translation" in nodes[i]:
+            root = np.tile(np.asarray(nodes[i]["translation"], dtype=np.float64) * 100.0, (t, 1))
+
+    face = np.zeros((t, NUM_BLENDSHAPES))
+    lower = {n.lower(): k for n, k in ARKIT_INDEX.items()}
+    for (i, what), track in tracks.items():
+        mesh = gltf["meshes"][nodes[i]["mesh"]] if what == "weights" and "mesh" in nodes[i] else None
+        target_names = (mesh or {}).get("extras", {}).get("targetNames") or []
+        slots = [(s, lower[str(n).lower()]) for s, n in enumerate(target_names) if str(n).lower() in lower]
+        if not slots:
+            continue
+        times, values, interpolation = track
+        n_targets = len(mesh["primitives"][0].get("targets", target_names))
+        w = values.reshape(-1)
+        if interpolation == "CUBICSPLINE":
+            w = w.reshape(len(times), 3, n_targets)[:, 1].reshape(-1)
+            interpolation = "LINEAR"
+        w = sample(times, w.reshape(len(times), n_targets), interpolation)
+        for s, k in slots:
+            face[:, k] = w[:, s]
+        break
+
+    eyes = np.zeros((t, 6))
+    for e, name in enumerate(("LeftEye", "RightEye")):
+        if name in names:
+            i = names.index(name)
+            q = (sample_quat(*tracks[(i, "rotation")]) if (i, "rotation") in tracks
+                 else np.tile(nodes[i].get("rotation", [0, 0, 0, 1]), (t, 1)))
+            eyes[:, 3 * e:3 * e + 3] = Rotation.from_quat(q).as_euler("YXZ")
+    chain = Rotation.identity(t)
+    for name, _ in HEAD_CHAIN_SHARE:
+        chain = chain * Rotation.from_rotvec(body[:, sk.index(name)])
+    head = chain.as_euler("YXZ")  # yaw, pitch, roll as umo.skeleton.head_to_rotvec turns them
+    return Animation(fps=float(fps), face=face, head=head, eyes=eyes, body=body if has_body else None,
+                     root_pos=root if has_body else None, skeleton=sk)
