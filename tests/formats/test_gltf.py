@@ -155,11 +155,16 @@ def test_glb_holds_the_take_face_weights_and_joint_rotations(glb, take):
         assert_same_rotations(np.array([q]), rotvec_to_quat(body.body[:1, j]))
     np.testing.assert_allclose(gltf["nodes"][0]["translation"], body.root_pos[0] * 0.01, atol=1e-7)
 
-    for e, eye in enumerate(("LeftEye", "RightEye")):
-        from umo.skeleton import head_to_rotvec
+    from scipy.spatial.transform import Rotation
 
-        _, q = tracks[(eye, "rotation")]
-        assert_same_rotations(q, rotvec_to_quat(head_to_rotvec(face.eyes[:, 3 * e:3 * e + 3])))
+    for e, eye in enumerate(("LeftEye", "RightEye")):
+        _, q = tracks[(eye, "rotation")]  # R = Ry(-yaw) Rx(pitch) Rz(roll), as the preview turns the eyes
+        expected = Rotation.from_euler("YXZ", face.eyes[:, 3 * e:3 * e + 3] * [-1, 1, 1]).as_quat()
+        assert_same_rotations(q, expected)
+    # positive LeftEyeYaw is the gaze towards the character's right (-X), with EyeLookInLeft
+    f = int(np.argmax(face.eyes[:, 0]))
+    gaze = Rotation.from_quat(tracks[("LeftEye", "rotation")][1][f]).apply([0, 0, 1])
+    assert face.eyes[f, 0] > 0.05 and gaze[0] < -0.05
 
 
 def test_glb_accessors_are_well_formed(glb):

@@ -27,7 +27,9 @@ Head rotation, as the pipeline does it: umo's animator writes the head yaw/pitch
 chain (``umo.skeleton.add_head_to_body``), so a body whose neck chain moves is written as it is; a
 body whose neck chain is still gets ``anim.head`` added there; without a body the character stands
 in the rule animator's relaxed rest pose (``umo.animator.gestures.rest_pose``) with the head on its
-neck chain. Eyes: yaw/pitch/roll as ``R = Ry(yaw) Rx(pitch) Rz(roll)`` about the eye's centre.
+neck chain. Eyes turn about their centres by ``R = Ry(-yaw) Rx(pitch) Rz(roll)``, as the preview turns
+them: Live Link's eye yaw is positive towards the character's right (LeftEyeYaw > 0 goes with
+EyeLookInLeft), the other way round from the head's.
 
 Audio: glTF has no standard way to carry sound, and none is invented here; ``umo convert ... --audio``
 writes the take's audio beside the file (same stem, .wav) and names it in ``asset.extras.audio``.
@@ -191,11 +193,14 @@ def _continuous(q: np.ndarray) -> np.ndarray:
     return q
 
 
+EYE_YAW_SIGN = np.array([-1.0, 1.0, 1.0])  # Live Link eye yaw is positive towards the character's right
+
+
 def _eye_rotvec(angles: np.ndarray) -> np.ndarray:
-    """(T, 3) eye yaw, pitch, roll -> axis-angle of R = Ry(yaw) Rx(pitch) Rz(roll)."""
+    """(T, 3) Live Link eye yaw, pitch, roll -> axis-angle of R = Ry(-yaw) Rx(pitch) Rz(roll)."""
     from umo.skeleton import head_to_rotvec
 
-    return head_to_rotvec(angles)  # the same convention as the head
+    return head_to_rotvec(angles * EYE_YAW_SIGN)  # the head's convention with yaw mirrored
 
 
 @dataclass
@@ -646,7 +651,7 @@ def _animation(path: Path, gltf: dict, buffers: list[bytes], fps: float | None) 
             i = names.index(name)
             q = (sample_quat(*tracks[(i, "rotation")]) if (i, "rotation") in tracks
                  else np.tile(nodes[i].get("rotation", [0, 0, 0, 1]), (t, 1)))
-            eyes[:, 3 * e:3 * e + 3] = Rotation.from_quat(q).as_euler("YXZ")
+            eyes[:, 3 * e:3 * e + 3] = Rotation.from_quat(q).as_euler("YXZ") * EYE_YAW_SIGN
     chain = Rotation.identity(t)
     for name, _ in HEAD_CHAIN_SHARE:
         chain = chain * Rotation.from_rotvec(body[:, sk.index(name)])
