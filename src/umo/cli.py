@@ -66,6 +66,10 @@ angles). A HOST without :PORT takes the tool's default port. docs/live.md descri
 """
 
 
+CHARACTER_HELP = ("your own character in the preview: a .glb / .vrm (glTF 2.0, VRM 0.x/1.0) whose ARKit-named "
+                  "morph targets (or VRM expressions) and humanoid bones umo drives")
+
+
 def _log(msg: str) -> None:
     print(f"umo: {msg}", file=sys.stderr)
 
@@ -149,14 +153,26 @@ def _report(paths: dict[str, Path], started: float) -> None:
         _log(f"done in {age:.1f} s (start-up {age - work:.1f} s)")
 
 
+def _check_character(args: argparse.Namespace) -> None:
+    """--character: what umo will drive on it, said before the work starts; a file it cannot use is refused."""
+    if getattr(args, "character", None) is None:
+        return
+    from umo.avatar import read_avatar
+
+    if getattr(args, "no_preview", False):
+        raise UmoError("--character is shown in preview.html: drop --no-preview")
+    _log(f"character {args.character.name}: {read_avatar(args.character).summary()}")
+
+
 def cmd_say(args: argparse.Namespace) -> int:
     from umo.pipeline import say, write_outputs
 
+    _check_character(args)
     started = time.perf_counter()
     result = say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch, config=_config(args), log=_log,
                  animator=args.animator, weights=args.model)
     paths = write_outputs(result.animation, args.output, speech=True, preview=not args.no_preview,
-                          title=args.text[:80], log=_log)
+                          title=args.text[:80], log=_log, character=args.character)
     _report(paths, started)
     return 0
 
@@ -164,12 +180,13 @@ def cmd_say(args: argparse.Namespace) -> int:
 def cmd_animate(args: argparse.Namespace) -> int:
     from umo.pipeline import animate_file, write_outputs
 
+    _check_character(args)
     started = time.perf_counter()
     result = animate_file(args.audio, transcript=args.transcript, text=args.text, language=args.language,
                           config=_config(args), log=_log, animator=args.animator, weights=args.model,
                           progress=_progress_bar("animating"))
     paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name,
-                          log=_log)
+                          log=_log, character=args.character)
     _report(paths, started)
     return 0
 
@@ -177,7 +194,9 @@ def cmd_animate(args: argparse.Namespace) -> int:
 def cmd_convert(args: argparse.Namespace) -> int:
     from umo.convert import convert
 
-    result = convert(args.input, args.output, body=args.body, audio=args.audio, allow_partial=args.allow_partial)
+    _check_character(args)
+    result = convert(args.input, args.output, body=args.body, audio=args.audio, allow_partial=args.allow_partial,
+                     character=args.character)
     for mapping in result.mappings:
         _log(f"retarget: {mapping.summary()}")
     if result.audio is not None:
@@ -231,6 +250,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         p.add_argument("--seed", type=int, default=0, help="random seed for blinks, gaze and gesture choices")
         p.add_argument("--no-body", action="store_true", help="face and head only: no body.bvh")
         p.add_argument("--no-preview", action="store_true", help="do not write preview.html")
+        p.add_argument("--character", type=Path, metavar="FILE", help=CHARACTER_HELP)
         p.add_argument("--animator", choices=("auto", "rules", "model"), default=default_animator,
                        help="rules: visemes from phone timing; model: the learned model (audio, + phones when "
                             "known); auto: the model without a transcript, the rules with one "
@@ -279,6 +299,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--audio", type=Path, help="audio of the take: attached to a preview, written beside a .glb/.gltf "
                                               "(same stem, .wav); its length sets the frame rate of a BVH whose "
                                               "header is wrong")
+    p.add_argument("--character", type=Path, metavar="FILE", help=CHARACTER_HELP + " (a .html output)")
     p.add_argument("--allow-partial", action="store_true",
                    help="convert a BVH even when its spine, head or an arm (down to the hand) finds no joint "
                         "to drive it (that part stays at rest); refused by default")

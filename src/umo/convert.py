@@ -136,12 +136,13 @@ def combine(face: Animation, body: Animation) -> Animation:
 
 def convert(
     src: str | Path, dst: str | Path, body: str | Path | None = None, audio: str | Path | None = None,
-    allow_partial: bool = False,
+    allow_partial: bool = False, character: str | Path | None = None,
 ) -> Conversion:
     """Reads ``src`` (and ``body``, and ``audio``), writes ``dst`` in the format of its suffix.
 
     allow_partial: convert a BVH whose skeleton leaves an essential part unmapped (it stays at
     rest, with a warning) instead of refusing it.
+    character: a .glb / .vrm the .html preview shows instead of umo's character (``umo.avatar``).
 
     A .glb / .gltf of a face alone has the full body standing in the relaxed rest pose, the head
     turned on its neck; ``audio`` is written beside it as ``dst`` with the suffix .wav (unless that
@@ -150,6 +151,8 @@ def convert(
 
     dst = Path(dst)
     out = _suffix(dst, OUTPUTS, "write")
+    if character is not None and out != ".html":
+        raise UmoError(f"--character is for a preview (.html), not {out}")
     samples = None
     if audio is not None:
         from umo.formats.audio import load_audio
@@ -193,7 +196,8 @@ def convert(
     else:
         from umo.preview.html import write_preview
 
-        write_preview(anim if "body" in parts else anim.copy(body=None, root_pos=None), dst, title=Path(src).name)
+        write_preview(anim if "body" in parts else anim.copy(body=None, root_pos=None), dst, title=Path(src).name,
+                      character=character)
     return Conversion(dst, tuple(mappings))
 
 

@@ -216,9 +216,10 @@ def say(
 
 def write_outputs(
     anim: Animation, outdir: str | Path, speech: bool = False, preview: bool = True, title: str | None = None,
-    log: Log = _quiet,
+    log: Log = _quiet, character: str | Path | None = None,
 ) -> dict[str, Path]:
     """Writes face.csv, body.bvh, preview.html (and speech.wav) into outdir; returns their paths.
+    character: a .glb / .vrm the preview shows instead of umo's character (``umo.avatar``).
 
     Every file is first written under a temporary name; only when all are written are they renamed
     into place, so an interrupted or failed run never leaves a half-written file, nor a new face.csv
@@ -246,7 +247,7 @@ def write_outputs(
             raise UmoError("no audio to write")
         jobs.append((SPEECH_FILE, lambda p: save_wav(p, anim.audio, anim.sample_rate)))
     if preview:
-        jobs.append((PREVIEW_FILE, lambda p: write_preview(anim, p, title=title)))
+        jobs.append((PREVIEW_FILE, lambda p: write_preview(anim, p, title=title, character=character)))
     temps: dict[str, Path] = {}
     try:
         for name, write in jobs:

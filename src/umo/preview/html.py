@@ -49,47 +49,51 @@ _STILL_EPS = 1e-6  # radians / cm: a track that varies less than this is sent on
 
 
 def write_preview(
-    anim: Animation, path: str | Path, title: str | None = None, *, audio_format: str = "ogg"
+    anim: Animation, path: str | Path, title: str | None = None, *, audio_format: str = "ogg",
+    character: str | Path | None = None,
 ) -> Path:
     """Write the preview page of ``anim`` to ``path`` (parent folders are created); returns the path.
 
     audio_format: "ogg" (Vorbis, small; plays in Chromium and Firefox) or "wav" (16-bit PCM, about
     8x larger, plays everywhere). The audio, if any, is ``anim.audio`` at ``anim.sample_rate``.
+    character: a .glb / .vrm / .gltf (embedded buffers) the page shows instead of its own character,
+    driven as ``umo.avatar`` describes (the file goes into the page as it is).
     The page is written piece by piece (the large base64 blocks in slices), so an hour-long take
     never exists as one string in memory.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
-        _write_page(anim, f, title, audio_format)
+        _write_page(anim, f, title, audio_format, character)
     return path
 
 
-def preview_html(anim: Animation, title: str | None = None, *, audio_format: str = "ogg") -> str:
+def preview_html(anim: Animation, title: str | None = None, *, audio_format: str = "ogg",
+                 character: str | Path | None = None) -> str:
     """The preview page of ``anim`` as a string (see :func:`write_preview`)."""
     buf = io.StringIO()
-    _write_page(anim, buf, title, audio_format)
+    _write_page(anim, buf, title, audio_format, character)
     return buf.getvalue()
 
 
 _B64_SLICE = 3 << 20  # bytes base64-encoded at a time (a multiple of 3: the slices' texts concatenate)
 
 
-def _write_page(anim: Animation, f, title: str | None, audio_format: str) -> None:
+def _write_page(anim: Animation, f, title: str | None, audio_format: str, character: str | Path | None = None) -> None:
     if anim.num_frames == 0:
         raise UmoError("the animation has no frames: there is nothing to preview")
     if audio_format not in AUDIO_FORMATS:
         raise UmoError(f"audio_format must be one of {', '.join(AUDIO_FORMATS)}, got {audio_format!r}")
     title = title or "umo preview"
-    meta, blobs = _page_data(anim, title, audio_format)
+    meta, blobs = _page_data(anim, title, audio_format, character)
     # The JSON with a placeholder string where each blob's base64 goes (base64 needs no escaping).
     data = json.dumps(meta, separators=(",", ":")).replace("<", "\\u003c")  # nothing may close the <script>
     parts = {
         "TITLE": html.escape(title),
         "CSS": _asset("preview.css"),
         "THREE": _script_safe(_asset("three.min.js")),
-        # scene.js (the character, shared with umo serve's live page) then the page's own script
-        "JS": _script_safe(_asset("scene.js") + "\n" + _asset("preview.js")),
+        # scene.js and avatar.js (the characters, shared with umo serve's live page), the page's own script
+        "JS": _script_safe(_asset("scene.js") + "\n" + _asset("avatar.js") + "\n" + _asset("preview.js")),
     }
     # One pass over the template, so that text inserted for one placeholder is never searched for another.
     for piece in re.split(r"(\{\{(?:TITLE|CSS|THREE|DATA|JS)\}\})", _asset("preview.html")):
@@ -146,7 +150,8 @@ def _head_in_body(anim: Animation) -> bool:
     return bool(idx) and float(np.abs(anim.body[:, idx]).max()) > _STILL_EPS
 
 
-def _page_data(anim: Animation, title: str, audio_format: str) -> tuple[dict, dict[str, bytes]]:
+def _page_data(anim: Animation, title: str, audio_format: str,
+               character: str | Path | None = None) -> tuple[dict, dict[str, bytes]]:
     """The page's data block: the JSON fields, and the binary arrays that go into it as base64
     (each field holds a placeholder until the page is written)."""
     blobs: dict[str, bytes] = {}
@@ -172,7 +177,14 @@ def _page_data(anim: Animation, title: str, audio_format: str) -> tuple[dict, di
         "skeleton": None,
         "body": None,
         "audio": None,
+        "character": None,
     }
+    if character is not None:
+        from umo.avatar import page_data, read_avatar
+
+        read_avatar(character)  # refuses what the page could not drive
+        data["character"] = {"name": Path(character).name, "data": blob("character", Path(character).read_bytes())}
+        data["avatar"] = page_data()
     if anim.body is not None:
         sk = anim.skeleton
         data["skeleton"] = {

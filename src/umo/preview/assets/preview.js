@@ -59,6 +59,24 @@
   const { renderer, scene, headGroup, eyes, bones, influences, morphSlot } = ch;
   const APPLY_HEAD = ch.applyHead;
 
+  // a user's character (umo --character): shown instead of scene.js's, following it (avatar.js)
+  let avatar = null, avatarRot = null;
+  const faceRow = new Float32Array(NB);
+  if (DATA.character) {
+    const note = document.getElementById("character-status");
+    note.hidden = false;
+    try {
+      avatar = UmoAvatar.load(b64Bytes(DATA.character.data).buffer, { data: DATA.avatar, names: NAMES });
+      avatarRot = UmoAvatar.canonicalSource(ch, DATA.avatar);
+      ch.characterRoot.visible = false;
+      scene.add(avatar.object);
+      ch.faceTarget = avatar.faceTarget;
+      note.textContent = `${DATA.character.name}: ${avatar.status}`;
+    } catch (err) {
+      note.textContent = `${DATA.character.name}: cannot show it (${err.message}); umo's own character instead`;
+    }
+  }
+
   // ------------------------------------------------------------------------------------------------
   // applying a frame
   // ------------------------------------------------------------------------------------------------
@@ -81,6 +99,10 @@
       bones[0].position.set(r[0] * CM, r[1] * CM, r[2] * CM);
     }
     scene.updateMatrixWorld(true);
+    if (avatar) {
+      for (let k = 0; k < NB; k++) faceRow[k] = FACE[f * NB + k] / 255;
+      avatar.update(faceRow, avatarRot);
+    }
   }
   if (HAS_BODY) bones.forEach((b, j) => b.quaternion.fromArray(BODY.rest[j]));
 
@@ -90,12 +112,13 @@
   // ------------------------------------------------------------------------------------------------
   const insetToggle = document.getElementById("face-toggle");
   const view = UmoScene.createView(ch, {
-    stage, canvas, insetToggle, insetBox: document.getElementById("inset"), showInset: HAS_BODY,
+    stage, canvas, insetToggle, insetBox: document.getElementById("inset"), showInset: HAS_BODY || !!(avatar && avatar.hasBones),
     measure(box) {
       const step = Math.max(1, Math.floor(NUM_FRAMES / 120));
       for (let f = 0; f < NUM_FRAMES; f += step) {
         applyFrame(f);
-        UmoScene.measurePose(ch, box);
+        if (avatar) box.union(avatar.box());
+        else UmoScene.measurePose(ch, box);
       }
     },
   });
@@ -272,13 +295,14 @@
         audioOk, webgl: !!renderer, morph, boneRotation,
         headRotation: headGroup.quaternion.toArray().map(round),
         eyeRotation: eyes.map((e) => e.quaternion.toArray().map(round)),
+        avatar: avatar ? avatar.state() : null,
       };
     },
   };
   window.umoPreview = api;
 
   document.getElementById("meta").textContent =
-    `${NUM_FRAMES} frames · ${FPS} fps · ${DURATION.toFixed(2)} s` + (HAS_BODY ? "" : " · head only") + (DATA.audio ? "" : " · no audio");
+    `${NUM_FRAMES} frames · ${FPS} fps · ${DURATION.toFixed(2)} s` + (HAS_BODY || avatar ? "" : " · head only") + (DATA.audio ? "" : " · no audio");
   resize();
   drawPlotBase();
   setTime(0);

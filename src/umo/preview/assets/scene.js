@@ -790,7 +790,7 @@
       camera.updateProjectionMatrix();
     }
     function placeFaceCamera() {
-      const target = headModel.localToWorld(new THREE.Vector3(0, 0.058, 0.03));
+      const target = ch.faceTarget ? ch.faceTarget() : headModel.localToWorld(new THREE.Vector3(0, 0.058, 0.03));
       const dir = new THREE.Vector3(0.22, 0.06, 1).normalize();
       faceCam.position.copy(target).addScaledVector(dir, 0.8);
       faceCam.lookAt(target);
