@@ -54,6 +54,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 
+from umo.avatar import page_data as avatar_page_data
 from umo.constants import MODEL_FPS, SAMPLE_RATE
 from umo.emotion import EmotionLayer
 from umo.errors import UmoError
@@ -86,7 +87,7 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
     files = {"/": serve.joinpath("live.html")}
     for name in ("live.js", "live.css"):
         files[f"/static/{name}"] = serve.joinpath(name)
-    for name in ("three.min.js", "scene.js", "preview.css"):
+    for name in ("three.min.js", "scene.js", "avatar.js", "preview.css"):
         files[f"/static/{name}"] = prev.joinpath(name)
     out = {}
     for url, res in files.items():
@@ -412,6 +413,7 @@ class UmoServer:
         if path == "/api/info":  # what the page needs before a session: names, skeleton, rates
             info = P.ready_message(P.StartRequest(), 0, self.engine.lookahead_s, self.limits)
             info.update(type="info", token_required=self.token is not None)
+            info["avatar"] = avatar_page_data()  # names, rest pose, VRM presets for the page's avatar.js
             body = json.dumps(info).encode()
             return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]), body)
         if path in self._static:

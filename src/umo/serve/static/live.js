@@ -8,8 +8,8 @@
    audio clock (file) or as soon as it arrives (microphone). Latency = the moment a frame arrives minus
    the moment the audio sample at the frame's time was sent.
 
-   A user may load a .glb/.vrm character: its morph targets whose names are ARKit blendshape names
-   (any case, e.g. "jawOpen" or "JawOpen") follow the face weights; the head angles turn the model. */
+   A user may load a .glb/.vrm character (avatar.js, as the preview's --character): its ARKit-named
+   morph targets (or VRM expression presets) follow the face weights, its humanoid bones the body. */
 (function () {
   "use strict";
 
@@ -29,7 +29,8 @@
   // the character: built from the server's description of the skeleton (/api/info)
   // ------------------------------------------------------------------------------------------------
   let INFO = null, ch = null, view = null, NB = 52;
-  let custom = null; // a user's glTF character: { root, targets: [[mesh, slot, k]], box }
+  let custom = null; // a user's glTF / VRM character: { av (avatar.js), rot }
+  let lastFace = null;
 
   function build(info) {
     INFO = info;
@@ -42,11 +43,15 @@
     view = UmoScene.createView(ch, {
       stage: $("stage"), canvas: $("view3d"), insetToggle: $("face-toggle"), insetBox: $("inset"), showInset: true,
       measure(box) {
-        if (custom) { box.union(custom.box); return; }
+        if (custom) { box.union(custom.av.box()); return; }
         UmoScene.measurePose(ch, box);
         box.expandByScalar(0.12); // room for the gestures to come
       },
     });
+    // before frames come the character stands in the rule animator's relaxed rest pose, not a T-pose
+    const rest = info.avatar.restPose;
+    ch.bones.forEach((b, j) => UmoScene.rotvecToQuat(rest[3 * j], rest[3 * j + 1], rest[3 * j + 2], b.quaternion));
+    ch.scene.updateMatrixWorld(true);
     window.addEventListener("resize", () => { view.resize(); plotDirty = true; });
     view.resize();
   }
@@ -64,11 +69,9 @@
     } else {
       ch.setHeadAngles(fr.head[0], fr.head[1], fr.head[2]);
     }
-    if (custom) {
-      for (const [mesh, slot, k] of custom.targets) mesh.morphTargetInfluences[slot] = fr.face[k];
-      custom.root.rotation.set(fr.head[1], fr.head[0], fr.head[2]);
-    }
     ch.scene.updateMatrixWorld(true);
+    lastFace = fr.face;
+    if (custom) custom.av.update(fr.face, custom.rot);
     view.requestRender();
   }
 
@@ -317,106 +320,21 @@
   }
 
   // ------------------------------------------------------------------------------------------------
-  // a user's glTF / VRM character (binary .glb / .vrm, or .gltf with embedded buffers): meshes with
-  // their morph targets, in the bind pose; base colours only (no textures, no skinning)
+  // a user's glTF / VRM character (binary .glb / .vrm, or .gltf with embedded buffers): avatar.js,
+  // shared with the preview page; it follows the default character's bones, face and eyes
   // ------------------------------------------------------------------------------------------------
-  const ARKIT_LOWER = () => new Map(INFO.blendshapes.map((n, k) => [n.toLowerCase(), k]));
-
-  function parseGltf(buf) {
-    const dv = new DataView(buf);
-    if (dv.getUint32(0, true) === 0x46546c67) { // "glTF" binary container
-      let off = 12, json = null, bin = null;
-      while (off < buf.byteLength) {
-        const len = dv.getUint32(off, true), type = dv.getUint32(off + 4, true);
-        const chunk = buf.slice(off + 8, off + 8 + len);
-        if (type === 0x4e4f534a) json = JSON.parse(new TextDecoder().decode(chunk));
-        else if (type === 0x004e4942) bin = chunk;
-        off += 8 + len;
-      }
-      return { json, buffers: [bin] };
-    }
-    const json = JSON.parse(new TextDecoder().decode(buf));
-    const buffers = (json.buffers || []).map((b) => {
-      if (!b.uri || !b.uri.startsWith("data:")) throw new Error("only embedded (data: URI) buffers are supported in .gltf");
-      const bin = atob(b.uri.split(",")[1]);
-      const u = new Uint8Array(bin.length);
-      for (let i = 0; i < bin.length; i++) u[i] = bin.charCodeAt(i);
-      return u.buffer;
-    });
-    return { json, buffers };
-  }
-
   function loadCharacter(buf) {
-    const { json, buffers } = parseGltf(buf);
-    const COMP = { 5120: Int8Array, 5121: Uint8Array, 5122: Int16Array, 5123: Uint16Array, 5125: Uint32Array, 5126: Float32Array };
-    const SIZE = { SCALAR: 1, VEC2: 2, VEC3: 3, VEC4: 4, MAT4: 16 };
-    function accessor(i) {
-      const a = json.accessors[i], bv = json.bufferViews[a.bufferView], T = COMP[a.componentType], n = SIZE[a.type];
-      const stride = bv.byteStride || 0, base = (bv.byteOffset || 0) + (a.byteOffset || 0), bytes = T.BYTES_PER_ELEMENT;
-      if (!stride || stride === n * bytes) return new T(buffers[bv.buffer].slice(base, base + a.count * n * bytes));
-      const out = new T(a.count * n), view = new T(buffers[bv.buffer]);
-      for (let k = 0; k < a.count; k++) for (let c = 0; c < n; c++) out[k * n + c] = view[(base + k * stride) / bytes + c];
-      return out;
-    }
-    const names = ARKIT_LOWER();
-    const targets = [];
-    const root = new THREE.Group();
-    function node(i) {
-      const nd = json.nodes[i], g = new THREE.Group();
-      if (nd.matrix) g.applyMatrix4(new THREE.Matrix4().fromArray(nd.matrix));
-      if (nd.translation) g.position.fromArray(nd.translation);
-      if (nd.rotation) g.quaternion.fromArray(nd.rotation);
-      if (nd.scale) g.scale.fromArray(nd.scale);
-      if (nd.mesh !== undefined) {
-        const mesh = json.meshes[nd.mesh];
-        const tnames = (mesh.extras && mesh.extras.targetNames) || [];
-        for (const prim of mesh.primitives) {
-          if (prim.mode !== undefined && prim.mode !== 4) continue; // triangles only
-          const geo = new THREE.BufferGeometry();
-          geo.setAttribute("position", new THREE.BufferAttribute(accessor(prim.attributes.POSITION), 3));
-          if (prim.attributes.NORMAL !== undefined) geo.setAttribute("normal", new THREE.BufferAttribute(accessor(prim.attributes.NORMAL), 3));
-          if (prim.indices !== undefined) geo.setIndex(new THREE.BufferAttribute(accessor(prim.indices), 1));
-          if (prim.attributes.NORMAL === undefined) geo.computeVertexNormals();
-          const m = prim.material !== undefined ? json.materials[prim.material] : null;
-          const pbr = (m && m.pbrMetallicRoughness) || {};
-          const c = pbr.baseColorFactor || [0.8, 0.7, 0.65, 1];
-          const mat = new THREE.MeshStandardMaterial({ color: new THREE.Color(c[0], c[1], c[2]), roughness: 0.6, side: THREE.DoubleSide });
-          const mt = new THREE.Mesh(geo, mat);
-          if (prim.targets && prim.targets.length) {
-            geo.morphAttributes.position = prim.targets.map((t) => new THREE.BufferAttribute(
-              t.POSITION !== undefined ? accessor(t.POSITION) : new Float32Array(geo.attributes.position.count * 3), 3));
-            geo.morphTargetsRelative = true;
-            mt.updateMorphTargets();
-            prim.targets.forEach((_, slot) => {
-              const k = names.get(String(tnames[slot] || "").toLowerCase());
-              if (k !== undefined) targets.push([mt, slot, k]);
-            });
-          }
-          mt.frustumCulled = false;
-          g.add(mt);
-        }
-      }
-      for (const c of nd.children || []) g.add(node(c));
-      return g;
-    }
-    const sc = json.scenes ? json.scenes[json.scene || 0] : { nodes: json.nodes.map((_, i) => i) };
-    for (const i of sc.nodes) root.add(node(i));
-    if (custom) ch.scene.remove(custom.pivot);
+    const av = UmoAvatar.load(buf, { data: INFO.avatar, names: INFO.blendshapes });
+    if (custom) ch.scene.remove(custom.av.object);
     ch.characterRoot.visible = false;
-    const pivot = new THREE.Group(); // turns about the model's head height
-    const box = new THREE.Box3().setFromObject(root);
-    const size = box.getSize(new THREE.Vector3());
-    const headY = box.max.y - 0.12 * size.y;
-    root.position.set(-box.getCenter(new THREE.Vector3()).x, -headY, -box.getCenter(new THREE.Vector3()).z);
-    pivot.position.set(0, headY, 0);
-    pivot.add(root);
-    ch.scene.add(pivot);
-    // frame the face: the top fifth of the model
-    const fbox = new THREE.Box3(new THREE.Vector3(box.min.x, box.max.y - 0.22 * size.y, box.min.z), box.max.clone());
-    custom = { root: pivot, pivot, targets, box: fbox };
+    ch.scene.add(av.object);
+    ch.faceTarget = av.faceTarget;
+    custom = { av, rot: UmoAvatar.canonicalSource(ch, INFO.avatar) };
+    ch.scene.updateMatrixWorld(true);
+    av.update(lastFace || new Float32Array(NB), custom.rot);
     view.remeasure(); view.placeCamera(); view.requestRender();
-    $("status").textContent = `character: ${targets.length} ARKit morph targets matched`;
-    return targets.length;
+    $("status").textContent = `character: ${av.status}`;
+    return av.report.arkit;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -508,7 +426,8 @@
         latencyMs: { last: lat.last, p50: s.length ? s[Math.floor(0.5 * s.length)] : null, n: s.length },
         playing: !!(playback && playback.t0 !== null && playback.ctx.currentTime < playback.t0 + playback.duration),
         morph, boneRotation,
-        character: custom ? custom.targets.map(([mesh, slot, k]) => [INFO.blendshapes[k], round(mesh.morphTargetInfluences[slot])]) : null,
+        character: custom ? Object.entries(custom.av.state().morph) : null, // [ARKit name, influence]
+        avatar: custom ? custom.av.state() : null,
       };
     },
     /** bytes: an ArrayBuffer or an array of byte values (tests pass a plain array) -> matched targets. */
