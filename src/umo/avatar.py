@@ -268,7 +268,7 @@ def read_avatar(path: str | Path) -> AvatarMatch:
                 if group.get("binds"):
                     offered.add(str(group.get("presetName", "")).lower())
             presets = tuple(p for p, (_, v0) in VRM_PRESET_NAMES.items() if v0 in offered)
-    match = AvatarMatch(path, arkit, bones, len(joints), "1.0" if vrm1 else "0.x" if vrm0 else None, presets)
+    match = AvatarMatch(path, arkit, bones, len(set(joints) | set(human)), "1.0" if vrm1 else "0.x" if vrm0 else None, presets)
     if not match.drives_anything:
         raise UmoError(f"{path}: nothing umo can drive: no morph target has an ARKit name, no VRM expression "
                        f"presets, and no joint name umo knows (canonical/Mixamo, VRM humanoid, Unreal, Biped)")

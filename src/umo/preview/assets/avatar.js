@@ -251,6 +251,7 @@
       const j = human.size ? human.get(i) : lookup(nodes[i].name || "");
       if (j && !taken.has(j)) { taken.add(j); jointOf.set(i, j); }
     }
+    for (const i of human.keys()) if (!candidates.includes(i)) candidates.push(i);
     const driven = order.filter((i) => candidates.includes(i) || jointOf.has(i));
     const drivenSet = new Set(driven);
     const nodeOfJoint = new Map([...jointOf].map(([i, j]) => [j, i]));
