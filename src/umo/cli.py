@@ -16,6 +16,7 @@ from umo.constants import DEFAULT_FPS, EMOTIONS, SUPPORTED_FPS
 from umo.errors import UmoError
 from umo.eval.cli import BENCH_SUMMARY, EVAL_SUMMARY
 from umo.live.targets import DEFAULT_SUBJECT, LIVELINK_PORT, VMC_PORT
+from umo.motion.cli import DANCE_SUMMARY, GENERATE_SUMMARY
 from umo.training.cli import DATA_SUMMARY, EXPORT_SUMMARY, TRAIN_SUMMARY
 
 # umo.serve.cli spells this line inline in add_serve_parser, whose imports (the server, torch) are
@@ -32,6 +33,8 @@ LIBRARY_COMMANDS: dict[str, tuple[str, str, str]] = {  # name: (summary, module,
     "export": (EXPORT_SUMMARY, "umo.training.cli", "add_export_parser"),
     "data": (DATA_SUMMARY, "umo.training.cli", "add_data_parser"),
     "serve": (SERVE_SUMMARY, "umo.serve.cli", "add_serve_parser"),
+    "generate": (GENERATE_SUMMARY, "umo.motion.cli", "add_generate_parser"),
+    "dance": (DANCE_SUMMARY, "umo.motion.cli", "add_dance_parser"),
 }
 
 ANIMATE_HELP = """\

@@ -216,10 +216,11 @@ def say(
 
 def write_outputs(
     anim: Animation, outdir: str | Path, speech: bool = False, preview: bool = True, title: str | None = None,
-    log: Log = _quiet, character: str | Path | None = None,
+    log: Log = _quiet, character: str | Path | None = None, face: bool = True,
 ) -> dict[str, Path]:
     """Writes face.csv, body.bvh, preview.html (and speech.wav) into outdir; returns their paths.
     character: a .glb / .vrm the preview shows instead of umo's character (``umo.avatar``).
+    face: False writes no face.csv (umo generate and umo dance: body motion only).
 
     Every file is first written under a temporary name; only when all are written are they renamed
     into place, so an interrupted or failed run never leaves a half-written file, nor a new face.csv
@@ -239,7 +240,7 @@ def write_outputs(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise UmoError(f"cannot create the output folder {out}: {e.strerror or e}") from None
-    jobs: list[tuple[str, Callable[[Path], object]]] = [(FACE_FILE, lambda p: write_livelink(anim, p))]
+    jobs: list[tuple[str, Callable[[Path], object]]] = [(FACE_FILE, lambda p: write_livelink(anim, p))] if face else []
     if anim.body is not None:
         jobs.append((BODY_FILE, lambda p: write_animation_bvh(anim, p)))
     if speech:

@@ -17,6 +17,8 @@ Score animation against ground truth, beside baselines computed in the same run.
 
   umo eval PRED GT [--audio WAV] [--transcript FILE] [--out DIR]
   umo eval --suite DIR            cases listed in DIR/suite.toml or suite.json
+  umo eval --suite motion         umo generate's action checks and umo dance's beat alignment (BAS),
+                                  foot skating, floor penetration and diversity, beside baselines
   umo eval --suite real           the held-out real clips (FACEGOOD 1114_3_16; BEAT 2_scott_0_1_1
                                   from ../shared/data when present)
 
@@ -56,6 +58,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.suite is not None:
         if args.pred is not None:
             raise UmoError("give either PRED GT or --suite, not both")
+        if args.suite == "motion":  # full-body motion: its own tables (umo.eval.motion)
+            from umo.eval.motion import motion_report
+
+            print(motion_report(seed=0, log=_log))
+            return 0
         if args.suite == "real":
             from umo.inference import default_weights_available
 
@@ -84,7 +91,7 @@ def add_eval_parser(subparsers) -> argparse.ArgumentParser:
                               description=EVAL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("pred", nargs="?", type=Path, help="the animation to score")
     p.add_argument("gt", nargs="?", type=Path, help="the ground truth (its face and/or body)")
-    p.add_argument("--suite", help="a folder with suite.toml/suite.json, or 'real'")
+    p.add_argument("--suite", help="a folder with suite.toml/suite.json, 'real', or 'motion'")
     p.add_argument("--audio", type=Path, help="the take's audio (onsets, envelope, animator candidates)")
     p.add_argument("--transcript", type=Path, help="TextGrid, .lab or .txt (lets the rules candidate run)")
     p.add_argument("--language", default="en", help="language of the speech (default en)")

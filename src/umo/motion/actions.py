@@ -317,7 +317,7 @@ def _clap(spec, state, fps, rng):
 
 def _bow(spec, state, fps, rng):
     sp, e = spec.speed, spec.energy
-    depth = np.radians(min(_jit(rng, 40.0) * e, 70.0))
+    depth = np.radians(min(_jit(rng, 50.0) * e, 75.0))
     down, hold, up = 0.8 / sp, _jit(rng, 0.5) / sp, 0.9 / sp
     unit = down + hold + up + 0.15
     plan = _base(state, unit * spec.count, fps)
@@ -340,7 +340,7 @@ def _nod(spec, state, fps, rng):
     per = _jit(rng, 0.5) / spec.speed
     total = nods * per + 0.4
     plan = _base(state, total, fps)
-    amp = np.radians(_jit(rng, 16.0) * spec.energy)
+    amp = np.radians(_jit(rng, 20.0) * spec.energy)
     kt, kv = [0.0], [0.0]
     for c in range(nods):
         kt += [0.15 + (c + 0.45) * per, 0.15 + (c + 1.0) * per]
