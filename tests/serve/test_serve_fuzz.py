@@ -43,7 +43,7 @@ json_values = st.recursive(
 PLAUSIBLE = [16000, 8000, 44100, 48000, 4000, 16000.0, "pcm_s16le", "pcm_f32le", "json", "binary", ["face"],
              ["face", "body"], ["head", "eyes"], 30, 0, 7, 2**31, "hello there", "",
              [["AA", 0.1, 0.2]], [["SIL", 0, 0.5], ["hh", 0.5, 0.6], ["ah1", 0.6, 0.9]], [["AA", 0.3, 0.2]],
-             "happy", "Sad", "glad", 0.5, 1.5]
+             "happy", "Sad", "glad", 0.5, 1.5, "text", "audio", "en-us", "Hi. How are you?"]
 FIELDS = sorted(set().union(*P.MESSAGE_FIELDS.values()) - {"type"})
 field_values = st.sampled_from(PLAUSIBLE) | json_values
 
@@ -149,7 +149,7 @@ def test_a_running_server_answers_anything_with_frames_or_one_clear_error(fuzz_s
         code = ws.close_code
     texts = [json.loads(m) for m in received if isinstance(m, str)]
     kinds = [m["type"] for m in texts]
-    assert set(kinds) <= {"ready", "frames", "warning", "error", "done"}, kinds
+    assert set(kinds) <= {"ready", "frames", "warning", "error", "done", "audio"}, kinds
     assert kinds and kinds[-1] in ("error", "done") and kinds.count("error") + kinds.count("done") == 1, kinds
     if kinds[-1] == "error":
         msg = texts[-1]["message"]
@@ -158,12 +158,17 @@ def test_a_running_server_answers_anything_with_frames_or_one_clear_error(fuzz_s
     else:  # a correct stream: ready, then every frame once, in order, as many as "done" says
         assert code == CLOSE_NORMAL and kinds[0] == "ready"
         ready, done = texts[0], texts[-1]
-        starts, counts = [], []
+        starts, counts, pcm_next = [], [], False
         for m in received:
+            if isinstance(m, bytes) and pcm_next:  # a text session's speech, after its "audio" header
+                pcm_next = False
+                continue
             if isinstance(m, bytes):
                 f = P.parse_frames_binary(m)
                 starts.append(f["start"])
                 counts.append(next(iter(v for k, v in f.items() if k in P.OUTPUTS)).shape[0])
+            elif json.loads(m)["type"] == "audio":
+                pcm_next = True
             elif json.loads(m)["type"] == "frames":
                 f = json.loads(m)
                 starts.append(f["start"])

@@ -285,7 +285,7 @@ START = {"type": "start", "sample_rate": SAMPLE_RATE}
     ([{"type": "start", "sample_rate": 4000}], "8000-48000"),
     ([{"type": "start", "sample_rate": "fast"}], "sample_rate must be"),
     ([{"type": "start", "fps": 60}], "30 fps"),
-    ([{"type": "start", "voice": "en-f1"}], "voice is not supported"),
+    ([{"type": "start", "voice": "en-f1"}], "voice is for text sessions"),
     ([{"type": "start", "colour": 1}], "unknown field"),
     ([{"type": "start", "outputs": ["lips"]}], "outputs must be"),
     ([START, b"\x00\x01\x02"], "whole number"),

@@ -6,8 +6,11 @@ here does I/O, so every rule is testable without a socket.
 client -> server   {"type": "start", "sample_rate": 16000, ...}   then binary PCM chunks (and any
                    {"type": "phones", ...}, {"type": "text", ...} or {"type": "emotion", ...}), then
                    {"type": "end"}
+                   or a text session: {"type": "start", "input": "text", "voice": ...}, then
+                   {"type": "text", ...} pieces (and any {"type": "emotion", ...}), then {"type": "end"}
 server -> client   {"type": "ready", ...}, {"type": "frames", ...} (or binary frames), {"type": "done", ...},
-                   {"type": "warning", ...}, {"type": "error", "message": ...} (then the server closes)
+                   {"type": "warning", ...}, {"type": "error", "message": ...} (then the server closes);
+                   in a text session also {"type": "audio", ...} each followed by one binary PCM message
 """
 
 from __future__ import annotations
@@ -31,11 +34,14 @@ PROTOCOL_VERSION = 1
 OUTPUTS: tuple[str, ...] = ("face", "head", "eyes", "body")
 ENCODINGS = {"pcm_s16le": 2, "pcm_f32le": 4}  # bytes per sample
 FORMATS = ("json", "binary")
+INPUTS = ("audio", "text")  # what a session sends: audio to animate, or text to speak and animate
+TEXT_AUDIO_ENCODING = "pcm_s16le"  # the speech a text session sends back, at SAMPLE_RATE
+DEFAULT_VOICE = "en-us"
 MIN_RATE, MAX_RATE = 8_000, 48_000  # Hz accepted from clients (resampled to 16 kHz on the server)
 # every field each client message may carry: anything else is an error, so a typo never silently does nothing
 MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "start": frozenset({"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed",
-                        "emotion", "intensity"}),
+                        "emotion", "intensity", "input"}),
     "phones": frozenset({"type", "phones"}),
     "text": frozenset({"type", "text"}),
     "emotion": frozenset({"type", "emotion", "intensity"}),
@@ -87,6 +93,8 @@ class StartRequest:
     format: str = "json"
     text: str | None = None
     seed: int = 0
+    input: str = "audio"  # one of INPUTS
+    voice: str | None = None  # a text session's espeak voice (canonical name), None for audio
     emotion: EmotionSetting = field(default_factory=EmotionSetting)  # from the first frame on
     extra: dict = field(default_factory=dict)
 
@@ -225,14 +233,48 @@ def parse_start(msg: dict) -> StartRequest:
     if text is not None and not isinstance(text, str):
         raise UmoError(f"text must be a string (the transcript), got {shown(text)}")
     req.text = text
-    if msg.get("voice") is not None:
-        raise UmoError("voice is not supported by umo serve: it animates the audio you send (use `umo say` to synthesise)")
+    kind = msg.get("input", "audio")
+    if not isinstance(kind, str) or kind not in INPUTS:
+        raise UmoError(f"input {shown(kind)}: use \"audio\" (send PCM to animate) or \"text\" (send text to speak)")
+    req.input = kind
+    if kind == "text":
+        _text_session_fields(msg, req)
+    elif msg.get("voice") is not None:
+        raise UmoError('voice is for text sessions ({"type": "start", "input": "text", "voice": ...}): an audio '
+                       "session animates the audio you send")
     seed = msg.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise UmoError(f"seed must be an integer in [0, 2^31), got {shown(seed)}")
     req.seed = seed
     req.emotion = _emotion_setting(msg, "start")
     return req
+
+
+def _text_session_fields(msg: dict, req: StartRequest) -> None:
+    """A text session's voice (checked against the installed espeak voices) and its fixed audio format."""
+    from umo.speech.espeak import canonical_voice, find_voice
+
+    if "sample_rate" in msg and req.sample_rate != SAMPLE_RATE or req.encoding != TEXT_AUDIO_ENCODING:
+        raise UmoError(f"a text session's speech comes back as {SAMPLE_RATE} Hz {TEXT_AUDIO_ENCODING}: leave out "
+                       '"sample_rate" and "encoding" (they describe the audio an audio session sends)')
+    voice = msg.get("voice", DEFAULT_VOICE)
+    if not isinstance(voice, str):
+        raise UmoError(f"voice must be a string such as \"en-us\" or \"en-gb+f3\", got {shown(voice)}")
+    voice = canonical_voice(voice)
+    find_voice(voice)  # UmoError naming close matches for an unknown one
+    req.voice = voice
+
+
+def audio_message(start_sample: int, samples: int, text: str, timing) -> str:
+    """The header of a text session's speech: the binary message that follows holds ``samples``
+    s16le samples at SAMPLE_RATE, from sample ``start_sample`` of the session's one timeline (the
+    frames' clock); ``timing`` (a umo.speech.units.Timing, seconds from the clause's own start)
+    goes along as phones and words on that timeline, the phones the model read. Times are exact
+    (JSON floats that read back to the same double): a client can redo the server's animation."""
+    t0 = start_sample / SAMPLE_RATE
+    return message("audio", sample_rate=SAMPLE_RATE, encoding=TEXT_AUDIO_ENCODING, start=t0, samples=samples,
+                   text=text, phones=[[p.symbol, p.start + t0, p.end + t0] for p in timing.phones],
+                   words=[[w.text, w.start + t0, w.end + t0] for w in timing.words])
 
 
 def decode_pcm(data: bytes, encoding: str) -> np.ndarray:
@@ -263,7 +305,9 @@ def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: L
         "type": "ready", "version": PROTOCOL_VERSION, "session": session, "fps": MODEL_FPS,
         "sample_rate": req.sample_rate, "model_sample_rate": SAMPLE_RATE, "encoding": req.encoding,
         "format": req.format, "outputs": list(req.outputs), "lookahead_s": round(lookahead_s, 4),
-        "text_used": False,  # plain text is counted, not read: the live model takes timed phones
+        "input": req.input, "voice": req.voice,
+        # an audio session's text is counted, not read (the live model takes timed phones); a text session speaks it
+        "text_used": req.input == "text",
         "phones_used": True, "phone_set": list(PHONES), "emotions": list(EMOTIONS),
         "blendshapes": list(ARKIT_NAMES), "head": list(HEAD_NAMES), "eyes": list(EYE_NAMES),
         "joints": list(sk.names), "parents": [int(p) for p in sk.parents],

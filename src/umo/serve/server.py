@@ -26,6 +26,8 @@ callback, which the event loop turns into messages on that session's own send qu
 client therefore only fills its own queue (bounded: past ``max_queued_messages`` it is dropped with
 an error), and a client that sends faster than the model runs is paused by not reading its socket
 (TCP back-pressure) once ``max_backlog_s`` of audio waits. Keep-alive pings close vanished clients.
+A text session (``"input": "text"``) makes its audio on the server instead: :mod:`umo.serve.text`
+speaks its text clause by clause and feeds the same engine stream.
 
 Errors: every way a session can fail ends in :meth:`Session.fail` (a message and a close code): a
 UmoError is the client's (1008), anything else a fault of the server's own, whose traceback goes
@@ -62,6 +64,7 @@ from umo.live.sender import LiveMirror
 from umo.live.targets import LiveTargets
 from umo.serve import protocol as P
 from umo.serve.batching import GATHER_S, LOAD_WINDOW_S, MAX_GATHER_S, Engine
+from umo.serve.text import TextSpeaker
 from umo.serve.worker import ENGINES, ProcessEngine
 
 DEFAULT_HOST = "127.0.0.1"
@@ -94,6 +97,16 @@ def _static_files() -> dict[str, tuple[bytes, str]]:
         suffix = "." + res.name.rsplit(".", 1)[-1]
         out[url] = (res.read_bytes(), STATIC_TYPES[suffix])
     return out
+
+
+def _warm_espeak() -> list[str]:
+    """Load espeak and speak once (its first synthesis pays for loading its data), so that the first
+    text session does not; -> the voices' language codes, for /api/info."""
+    from umo.speech.espeak import list_voices
+    from umo.speech.tts import synthesize
+
+    synthesize("Hi.", voice=P.DEFAULT_VOICE)
+    return sorted({v.language for v in list_voices() if v.language})
 
 
 def _origin_key(origin: str) -> tuple[str, str, int] | None:
@@ -147,6 +160,7 @@ class Session:
         self.last_phone_start = 0.0
         self.sender_task: asyncio.Task | None = None
         self.emotion: EmotionLayer | None = None  # the expression layer over this stream's frames
+        self.text: TextSpeaker | None = None  # a text session's speaker (umo.serve.text)
 
     @property
     def peer(self) -> str:
@@ -165,7 +179,9 @@ class Session:
                 self.fail(f"the model failed on this stream: {error}", CLOSE_INTERNAL)
                 return
             if frames is not None and len(frames):
-                if self.emotion is not None:  # causal: the settings received before these frames
+                if self.text is not None:  # its emotion changes are placed on the text's timeline
+                    frames = self.text.apply_emotion(frames)
+                elif self.emotion is not None:  # causal: the settings received before these frames
                     frames = self.emotion.apply(frames)
                 if self.out.qsize() >= self.server.limits.max_queued_messages:
                     self.fail("the client is not reading its frames fast enough: session dropped")
@@ -200,7 +216,8 @@ class Session:
             if item is None:
                 await self.ws.send(P.message("done", frames=self.frames_sent,
                                              duration_s=round(self.samples_in / self.req.sample_rate, 6),
-                                             text_chars=self.text_chars, phones=self.phones))
+                                             text_chars=self.text_chars, phones=self.phones,
+                                             **(self.text.summary() if self.text is not None else {})))
                 self.done_sent = True
                 await self.ws.close(CLOSE_NORMAL, "done")
                 return
@@ -208,7 +225,7 @@ class Session:
                 await self.ws.send(P.message(item[0], message=item[1]))
                 await self.ws.close(self.close_code, "error")  # also ends a handler waiting in recv()
                 return
-            if isinstance(item, str):
+            if isinstance(item, (str, bytes)):  # a JSON message, or a text session's PCM
                 await self.ws.send(item)
                 continue
             self.frames_sent += len(item)
@@ -276,6 +293,8 @@ class Session:
 
     def limit_error(self, which: str, waiting_for: str) -> UmoError:
         lim = self.server.limits
+        if which == "audio" and self.text is not None:
+            return UmoError(f"text idle timeout: no text for {lim.audio_idle_timeout_s:g} s (end the session)")
         if which == "audio":
             return UmoError(f"audio idle timeout: no audio for {lim.audio_idle_timeout_s:g} s "
                             "(silence is audio too: send it, or end the session)")
@@ -334,6 +353,7 @@ class UmoServer:
         self._ids = itertools.count(1)
         self._static = _static_files()
         self._server = None
+        self._voices: list[str] = []  # espeak's voices for text sessions, /api/info (filled by start)
         self.bound_port: int | None = None
         self.total_sessions = 0
 
@@ -412,7 +432,7 @@ class UmoServer:
             return Response(204, "No Content", Headers([("Content-Length", "0")]), b"")
         if path == "/api/info":  # what the page needs before a session: names, skeleton, rates
             info = P.ready_message(P.StartRequest(), 0, self.engine.lookahead_s, self.limits)
-            info.update(type="info", token_required=self.token is not None)
+            info.update(type="info", token_required=self.token is not None, voices=self._voices)
             info["avatar"] = avatar_page_data()  # names, rest pose, VRM presets for the page's avatar.js
             body = json.dumps(info).encode()
             return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]), body)
@@ -453,6 +473,8 @@ class UmoServer:
         finally:
             if s.handle is not None:
                 s.handle.cancel()
+            if s.text is not None:
+                s.text.cancel()
             if self.mirror is not None:
                 self.mirror.end(s.id)
             self.sessions.pop(s.id, None)
@@ -499,7 +521,7 @@ class UmoServer:
             raise UmoError('the first message must be the JSON {"type": "start", "sample_rate": 16000}, not binary audio')
         s.req = P.parse_start(P.parse_json(first))
         s.emotion = EmotionLayer(s.req.emotion, fps=MODEL_FPS)
-        if s.req.text:
+        if s.req.text and s.req.input == "audio":
             s.add_text(s.req.text)
         if s.req.sample_rate != SAMPLE_RATE:
             import soxr
@@ -511,6 +533,10 @@ class UmoServer:
                       f"{s.req.format} frames")
         s.out.put_nowait(json.dumps(P.ready_message(s.req, s.id, self.engine.lookahead_s, self.limits),
                                     separators=(",", ":")))
+        if s.req.input == "text":  # text to speak: its own message loop (umo.serve.text)
+            s.text = TextSpeaker(s, s.req.voice)
+            await s.text.run()
+            return
         while s.error is None:
             msg = await self._recv(s, "audio or {\"type\": \"end\"}")
             if s.error is not None:
@@ -545,6 +571,7 @@ class UmoServer:
         from websockets.asyncio.server import serve
 
         await asyncio.to_thread(self.engine.warm_up)
+        self._voices = await asyncio.to_thread(_warm_espeak)
         self.engine.start()
         self._server = await serve(
             self._handler, self.host, self.port, process_request=self._process_request,
