@@ -6,7 +6,9 @@ of ``umo serve``) builds a procedural head with the
 52 ARKit morph targets (keyed by the Live Link names) and, when the animation has a body, a
 mannequin on its skeleton; a curve plot, play/pause and a scrub slider drive it, with the audio as
 the clock. ``window.umoPreview`` (``seek(t)``, ``play()``, ``pause()``, ``state()``) lets tests and
-tools check what the page shows.
+tools check what the page shows. ``character=FILE`` (a .glb / .vrm) puts the user's own character in
+the page (the file as base64, shown by ``assets/avatar.js`` instead of the page's character, as
+``umo.avatar`` describes).
 
 Data encoding (base64 in a JSON block):
     face  (T, 52) uint8, weight * 255 (error <= 1/510)
