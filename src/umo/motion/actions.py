@@ -122,7 +122,15 @@ def _base(state: State, seconds: float, fps: float) -> Plan:
     p = Plan.standing(_frames(seconds, fps), fps, state.root_xz, state.heading, state.feet, state.foot_yaw)
     if state.seated:
         p.pelvis_y[:] = SEAT_PELVIS_Y
+        _seated_arms(p, np.ones(p.num_frames))
     return p
+
+
+def _seated_arms(plan: Plan, w: np.ndarray) -> None:
+    """Hands move onto the thighs as the body sits (w: 0 standing .. 1 seated)."""
+    for h in (0, 1):
+        plan.wrist[:, h] += w[:, None] * (np.array([17.0, -28.0, 30.0]) - REST_WRIST)
+        plan.twist[:, h] += w * (70.0 - ARM_CFG.twist_rest)
 
 
 def _jit(rng: np.random.Generator, x: float, rel: float = 0.1) -> float:
@@ -140,9 +148,12 @@ def _arm_pose(plan: Plan, hand: int, keys: list[tuple[float, tuple[float, float,
     twist/flex keys [(t, deg)] and a hand shape held between shape_keys (t_in, t_out)."""
     kt = np.array([k[0] for k in keys])
     kv = np.array([k[1] for k in keys], dtype=np.float64)
+    kv[0] = kv[-1] = plan.wrist[0, hand]  # from and back to where the hand is (at rest, or on the thighs)
     plan.wrist[:, hand] = key_track(plan.times, kt, kv)
     if twist is not None:
-        plan.twist[:, hand] = key_track(plan.times, np.array([k[0] for k in twist]), np.array([k[1] for k in twist]))
+        tv = np.array([k[1] for k in twist], dtype=np.float64)
+        tv[0] = tv[-1] = plan.twist[0, hand]
+        plan.twist[:, hand] = key_track(plan.times, np.array([k[0] for k in twist]), tv)
     if flex is not None:
         plan.flex[:, hand] = key_track(plan.times, np.array([k[0] for k in flex]), np.array([k[1] for k in flex]))
     if shape is not None and shape_keys is not None:
@@ -262,18 +273,20 @@ def _turn(spec: ActionSpec, state: State, fps: float, rng: np.random.Generator) 
 def _wave(spec, state, fps, rng):
     sp, e = spec.speed, spec.energy
     cycles = 3 * spec.count
-    rise, per, back = 0.5 / sp, _jit(rng, 0.45) / sp, 0.6 / sp
+    rise, per, back = 0.65 / sp, _jit(rng, 0.45) / sp, 0.7 / sp
     total = rise + cycles * per + back + 0.3
     plan = _base(state, total, fps)
     up = (_jit(rng, 28.0), _jit(rng, 28.0 * min(e, 1.3)), _jit(rng, 14.0))
+    via = (38.0, -8.0, 26.0)  # out in front on the way up and down, not past the shoulder
     for h in _hands(spec.side, rng):
-        keys = [(rise, up)]
+        keys = [(0.5 * rise, via), (rise, up)]
         for c in range(cycles):
             keys.append((rise + (c + 0.5) * per, (up[0] + 11 * e, up[1] + 1.0, up[2])))
             keys.append((rise + (c + 1.0) * per, (up[0] - 7 * e, up[1], up[2])))
         keys.append((rise + cycles * per + 0.05, up))
+        keys.append((rise + cycles * per + 0.05 + 0.5 * (total - 0.3 - rise - cycles * per - 0.05), via))
         _arm_pose(plan, h, _rest_keys(0.0, total - 0.3, keys),
-                  twist=[(0.0, ARM_CFG.twist_rest), (rise, -70.0), (total - 0.35, -70.0), (total - 0.3 + 0.001, ARM_CFG.twist_rest)],
+                  twist=[(0.0, ARM_CFG.twist_rest), (rise, -70.0), (rise + cycles * per, -70.0), (total - 0.3, ARM_CFG.twist_rest)],
                   shape="open", shape_keys=(rise, rise + cycles * per))
     plan.head[:, 0] = key_track(plan.times, np.array([0, rise, total - 0.3, total]),
                                 np.array([0.0, 1.0, 1.0, 0.0])) * np.radians(8) * (1 if _hands(spec.side, rng)[0] == 1 else -1) * (len(_hands(spec.side, rng)) == 1)
@@ -399,11 +412,12 @@ def _jump(spec, state, fps, rng):
         bend = key_track(t, np.array([t0, t0 + prep, t_off, t_on, t_on + land, t_on + land + rec]),
                          np.array([0.0, 1.0, -0.2, 0.0, 0.8, 0.0]))
         plan.spine[:, 0] += np.radians(18) * bend
-        arms = key_track(t, np.array([t0, t0 + prep, t_off + 0.1, t_on, t_on + land + rec]),
-                         np.array([0.0, -1.0, 1.0, 0.3, 0.0]))
+        arms = key_track(t, np.array([t0, t0 + 0.8 * prep, t_off + 0.5 * flight, t_on + land, t_on + land + rec]),
+                         np.array([0.0, -1.0, 1.0, 0.2, 0.0]))
+        back = np.array([25.0, -40.0, -6.0]) - REST_WRIST  # arms swing back in the crouch ...
+        front = np.array([26.0, -18.0 + 10.0 * min(e, 1.3), 36.0]) - REST_WRIST  # ... and forward-up on take-off
         for h in (0, 1):
-            plan.wrist[:, h, 2] += np.where(arms < 0, 18.0, 28.0) * arms
-            plan.wrist[:, h, 1] += np.where(arms > 0, 40.0 * e, 4.0) * arms
+            plan.wrist[:, h] += np.where(arms < 0, -arms, 0.0)[:, None] * back + np.where(arms > 0, arms, 0.0)[:, None] * front
     return plan, _end_state(plan, state.seated)
 
 
@@ -472,7 +486,7 @@ def _kick(spec, state, fps, rng):
 
 def _raise_arms(spec, state, fps, rng):
     sp, e = spec.speed, spec.energy
-    rise, hold, back = 0.6 / sp, _jit(rng, 1.0) / sp, 0.7 / sp
+    rise, hold, back = 0.8 / sp, _jit(rng, 1.0) / sp, 0.8 / sp
     unit = rise + hold + back + 0.1
     plan = _base(state, unit * spec.count, fps)
     target = {"side": (62.0, 12.0, 2.0), "forward": (16.0, 10.0, 55.0)}.get(spec.direction or "", (19.0, 60.0, 6.0))
@@ -484,7 +498,12 @@ def _raise_arms(spec, state, fps, rng):
             t0 = c * unit
             w = key_track(plan.times, np.array([t0, t0 + rise, t0 + rise + hold, t0 + rise + hold + back]),
                           np.array([0.0, 1.0, 1.0, 0.0]))
-            plan.wrist[:, h] += w[:, None] * (target - REST_WRIST)
+            # the wrist goes round, out in front, not past the shoulder (where the elbow's IK folds)
+            via = np.array([max(target[0], 34.0), 0.5 * (REST_WRIST[1] + target[1]), max(target[2], 42.0)])
+            path = key_track(plan.times, np.array([t0, t0 + 0.5 * rise, t0 + rise, t0 + rise + hold,
+                                                   t0 + rise + hold + 0.5 * back, t0 + rise + hold + back]),
+                             np.stack([REST_WRIST, via, target, target, via, REST_WRIST]))
+            plan.wrist[:, h] += path - REST_WRIST
             plan.twist[:, h] += w * (0.0 - ARM_CFG.twist_rest)
             plan.shape[:, h] = (1 - w[:, None]) * plan.shape[:, h] + w[:, None] * one_hot("open")
     return plan, _end_state(plan, state.seated)
@@ -495,9 +514,7 @@ def _sit(plan: Plan, w: np.ndarray) -> None:
     fwd, _ = heading_vectors(plan.heading)
     plan.pelvis_y += SEAT_PELVIS_Y * w
     plan.root_xz -= fwd * (SEAT_BACK_CM * w)[:, None]
-    for h in (0, 1):  # hands rest on the thighs
-        plan.wrist[:, h] += w[:, None] * (np.array([17.0, -28.0, 30.0]) - REST_WRIST)
-        plan.twist[:, h] += w * (70.0 - ARM_CFG.twist_rest)
+    _seated_arms(plan, w)
 
 
 def _sit_down(spec, state, fps, rng):
@@ -509,7 +526,7 @@ def _sit_down(spec, state, fps, rng):
     plan = _base(state, dur + 0.6, fps)
     t = plan.times
     _sit(plan, key_track(t, np.array([0.0, 0.2, dur]), np.array([0.0, 0.05, 1.0])))
-    plan.spine[:, 0] += np.radians(32) * key_track(t, np.array([0.0, 0.55 * dur, dur + 0.4]), np.array([0.0, 1.0, 0.1]))
+    plan.spine[:, 0] += np.radians(32) * key_track(t, np.array([0.0, 0.55 * dur, dur + 0.4]), np.array([0.0, 1.0, 0.0]))
     end = _end_state(plan, True)
     end.root_xz = end.root_xz  # the seated root; stand_up goes back from here
     return plan, end
@@ -526,8 +543,9 @@ def _stand_up(spec, state, fps, rng):
     fwd, _ = heading_vectors(plan.heading)
     plan.root_xz += fwd * SEAT_BACK_CM  # back to the standing reference; _sit puts it on the seat
     plan.pelvis_y[:] = 0.0
+    _seated_arms(plan, -np.ones(plan.num_frames))  # undo _base's seated arms: _sit sets them by w
     _sit(plan, key_track(t, np.array([0.0, 0.3, dur]), np.array([1.0, 0.95, 0.0])))
-    plan.spine[:, 0] += np.radians(35) * key_track(t, np.array([0.0, 0.4 * dur, dur + 0.3]), np.array([0.1, 1.0, 0.0]))
+    plan.spine[:, 0] += np.radians(35) * key_track(t, np.array([0.0, 0.4 * dur, dur + 0.3]), np.array([0.0, 1.0, 0.0]))
     return plan, _end_state(plan, False)
 
 

@@ -218,11 +218,11 @@ def _move_pose(move: str, j: int, half: bool, amp: float, mirror: int, style: Da
             p.pelvis_rot = np.array([0.0, 0.0, -np.radians(5.0 * amp) * s])
             p.spine = home.spine + np.array([0.0, 0.0, np.radians(6.0 * amp) * s])
             p.head = np.array([0.0, 0.0, np.radians(4.0 * amp) * s])
-        else:
-            p.hip, p.pelvis_rot, p.spine, p.head = prev.hip.copy(), prev.pelvis_rot.copy(), prev.spine.copy(), prev.head.copy()
+        # the half-beat passes through the centre (a hold there would put the speed minimum off the beat)
         lift = 30.0 * a
         for h in (0, 1):
-            _arm(p, h, (20.0 + 10.0 * s * (1 if h == 1 else -1), -10.0 + lift, 12.0), twist=-20.0, shape="open")
+            _arm(p, h, (20.0 + 10.0 * s * (not half) * (1 if h == 1 else -1), -10.0 + lift * (0.8 if half else 1.0), 12.0),
+                 twist=-20.0, shape="open")
     elif move == "turn":
         # a quarter turn per beat: the leading foot steps round on the beat, the other on the half-beat
         p.turn = prev.turn + (0.0 if half else mirror * np.pi / 2)
