@@ -127,3 +127,20 @@ def test_bench_soak_command_line(monkeypatch, capsys):
         args = parser.parse_args(bad)
         with pytest.raises(UmoError):
             args.func(args)
+
+
+def test_live_text_measurement_finds_the_first_clause_and_no_gaps():
+    """Text sessions through a real `umo serve` process (an untrained tiny model: the same paths):
+    the first audio and frames are timed from the first complete clause, the timeline is contiguous,
+    and the offline cascade on that clause is the baseline."""
+    pytest.importorskip("websockets")
+    from umo.eval.bench_text import format_text, measure_text_server
+
+    r = measure_text_server("untrained:tiny", repeats=1, piece_ms=5.0, engine="thread",
+                            reply="Sure, I can help with that. It leaves every twenty minutes!")
+    assert r["first_clause"] == "Sure, I can help with that." and r["clauses"] == 2
+    assert 0 < r["first_audio_ms"] <= r["first_frames_ms"] < 5000 and 0 < r["server_audio_ms"] <= r["server_frames_ms"]
+    assert r["contiguous"] and r["audio_gaps"] == 0 and r["speech_s"] > 3
+    assert 0 < r["baseline"]["tts_ms"] < r["baseline"]["total_ms"] and "cold_cli_ms" not in r["baseline"]
+    text = "\n".join(format_text(r))
+    assert "first audio" in text and "contiguous" in text

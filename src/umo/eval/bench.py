@@ -16,6 +16,10 @@ animator and, with a learned model in the run, importing umo.inference and loadi
 in fresh processes) is measured apart, as is the transcript's loading, which no row includes. Algorithmic latency comes from the
 configuration (lookahead + one chunk), not from a measurement.
 
+Live text (:mod:`umo.eval.bench_text`) is measured with the server: text sessions of a chat
+model's reply streamed faster than speech, the time from the first complete clause to its audio and
+frames, gaps, and the offline cascade on the same clause as the baseline.
+
 End-to-end streaming latency through ``umo serve`` (:func:`measure_server`) is measured whenever
 the configurations include the learned model (``model`` or ``model:PATH``: the server runs it): a
 fresh server process on a free loopback port, then 1, 8 and 32 concurrent clients, each streaming
@@ -604,16 +608,21 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
         server_sessions = DEFAULT_SERVER_SESSIONS if weights is not None else ()
         if weights is None:
             reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
+    text = None
     if server_sessions and importlib.util.find_spec("websockets") is not None:
         for engine in server_engines:  # each in a fresh server process, one after the other
             for gather in server_gather_ms:
                 server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
                                               log=log, threads=server_threads, engine=engine, gather_ms=gather,
                                               seconds=server_seconds)
+        from umo.eval.bench_text import measure_text_server
+
+        text = measure_text_server(weights or "bundled", threads=server_threads, engine=server_engines[0],
+                                   gather_ms=server_gather_ms[0], log=log)
     sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(weights), "model_sizes": sizes, "server": server_status(server_rows, reason),
-            "server_rows": server_rows, "rows": rows,
+            "server_rows": server_rows, "text": text, "rows": rows,
             "cpu": _cpu_name(), "python": sys.version.split()[0]}
 
 
@@ -667,6 +676,10 @@ def format_report(report: dict, vs: str | None = None) -> str:
     lines += [f"  {label:<{max(map(len, st))}}{1000 * s:>8.0f} ms" for label, s in st.items()]
     lines += ["not included above either: loading the audio and the transcript; RTF and ms/frame are offline "
               "(whole clip at once)", report["server"]]
+    if report.get("text"):
+        from umo.eval.bench_text import format_text
+
+        lines += format_text(report["text"])
     return "\n".join(lines)
 
 

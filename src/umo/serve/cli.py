@@ -21,6 +21,9 @@ Stream speech in, get face + body frames out, over a WebSocket (protocol: docs/p
   umo serve --vmc 127.0.0.1:39539        every session's frames to VSeeFace/Warudo too (VMC receiver)
   umo serve --livelink 192.168.1.20      ... or to Unreal's Live Link Face source (port 11111); both work
 
+A session sends audio to animate, or text to speak ({"type": "start", "input": "text"}): the server
+then synthesises it clause by clause (espeak) and sends the speech back with its frames.
+
 Every session's pending audio advances in shared batched forward passes of one model, which runs in
 a process of its own beside the server's event loop (--engine thread: in the server's process).
 The token may also come from the UMO_SERVE_TOKEN environment variable (it then stays out of `ps`).
@@ -52,7 +55,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1") and token is None:
         _log(f"warning: listening on {args.host} without --token: anyone who can reach this port can use it")
     limits = Limits(idle_timeout_s=args.idle_timeout, max_session_s=args.max_session_seconds,
-                    audio_idle_timeout_s=args.audio_idle_timeout)
+                    audio_idle_timeout_s=args.audio_idle_timeout, max_text_chars=args.max_text_chars)
     import torch
 
     torch.set_num_threads(args.threads)
@@ -102,6 +105,9 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--max-session-seconds", type=float, default=Limits.max_session_s,
                    help="wall-clock seconds a session may stay open after its start, whatever it sends "
                         f"(default {Limits.max_session_s:g}; its audio is limited to {Limits.max_stream_s:g} s too)")
+    p.add_argument("--max-text-chars", type=int, default=Limits.max_text_chars, metavar="N",
+                   help="characters of text a session may send: a text session's reply to speak, or an audio "
+                        f"session's transcript (default {Limits.max_text_chars})")
     p.add_argument("--allowed-origins", nargs="+", default=[], metavar="ORIGIN",
                    help="browser origins (https://app.example.com) whose pages may open a WebSocket besides the "
                         "server's own page (same host and port); * allows any. Clients that send no Origin "

@@ -529,8 +529,9 @@ class UmoServer:
             s.resampler = soxr.ResampleStream(s.req.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         s.handle = self.engine.open(s.on_frames, seed=s.req.seed)
         s.started = s.last_audio = s.loop.time()
-        self.log_line(f"session {s.id} from {s.peer} started: {s.req.sample_rate} Hz {s.req.encoding}, "
-                      f"{s.req.format} frames")
+        source = (f"text in, voice {s.req.voice}" if s.req.input == "text" else
+                  f"{s.req.sample_rate} Hz {s.req.encoding}")
+        self.log_line(f"session {s.id} from {s.peer} started: {source}, {s.req.format} frames")
         s.out.put_nowait(json.dumps(P.ready_message(s.req, s.id, self.engine.lookahead_s, self.limits),
                                     separators=(",", ":")))
         if s.req.input == "text":  # text to speak: its own message loop (umo.serve.text)
