@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from umo.speech.prosody import compute_prosody
 
 @pytest.fixture(scope="module")
 def jfk():
-    from conftest import FIXTURES
+    FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
     return load_audio(FIXTURES / "jfk.flac")
 
@@ -73,7 +74,7 @@ def test_streaming_equals_offline(model, jfk, chunking):
 def test_live_phones_equal_offline_with_the_transcript(model):
     """ModelStream.add_phones (Phone objects or (symbol, start, end), stress digits allowed): the
     frames of the model reading the same timing offline; bad phones are clear errors."""
-    from conftest import FIXTURES
+    FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
     from umo.errors import UmoError
     from umo.formats.lab import read_lab

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_preview_of_audio_longer_than_the_vorbis_encoder_takes_in_one_call(tmp_p
 def test_offline_chunks_equal_one_generate_call(monkeypatch):
     """model_animation walks the clip OFFLINE_CHUNK_S at a time through the incremental step: the
     same frames as UmoModel.generate on the whole clip, with and without phones."""
-    from conftest import FIXTURES
+    FIXTURES = Path(__file__).resolve().parent / "fixtures"
     from models.test_umo_streaming import tiny
 
     from umo import inference
