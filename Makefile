@@ -31,7 +31,7 @@ test: $(STAMP)
 	bash scripts/install-gltf-validator.sh
 	$(BIN)/python -m pytest -q
 
-# The bundled model: synthetic corpus + FACEGOOD takes -> stages 1, 2, 3 -> src/umo/models/weights/.
+# The bundled model: synthetic corpus + FACEGOOD takes -> stages 1, 2, 3, 5 (mouth head) -> src/umo/models/weights/.
 # Resumable (run again to continue). See scripts/train_default.sh for GPU scaling.
 train-default: $(STAMP)
 	bash scripts/train_default.sh
