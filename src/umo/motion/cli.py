@@ -75,15 +75,9 @@ def cmd_dance(args: argparse.Namespace) -> int:
 
 
 def _fps(value: str) -> int:
-    from umo.constants import SUPPORTED_FPS
+    from umo.cli import _fps as fps  # the one --fps check of every command
 
-    try:
-        fps = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"fps must be an integer, got {value!r}") from None
-    if fps not in SUPPORTED_FPS:
-        raise argparse.ArgumentTypeError(f"fps {fps} is not supported: choose one of {SUPPORTED_FPS}")
-    return fps
+    return fps(value)
 
 
 def add_generate_parser(subparsers) -> argparse.ArgumentParser:
