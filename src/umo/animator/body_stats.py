@@ -30,6 +30,13 @@ BEAT_MIN_PROMINENCE_SW_PER_S = 0.5  # ... nor one that rises less than this abov
 BEAT_MIN_GAP_S = 0.25  # two speed peaks of one wrist closer than this count once
 BEAT_TAKE = "2_scott_0_1_1"  # the BEAT take with motion in ../shared/data/beat
 BEAT_FPS = 15.0  # the take's true frame rate (its BVH header says 120)
+# BEAT-wide calibration target (issue 14): speaker 2's training-set mean pose, 55 SMPL-X joints x 6-D
+# (pytorch3d's convention: the first two *rows* of each rotation matrix), from BEATX. Non-commercial:
+# read from ../shared/data/beat at run time, never copied.
+BEAT_WIDE_MEAN_POSE = "beatx_2_330_mean.npy"
+# Calibration inputs with speech and words but no motion: the same speaker's other takes. The rules
+# are placed on these, so the take with motion (BEAT_TAKE) stays held out for placement.
+CALIBRATION_TAKES = ("2_scott_0_2_2", "2_scott_0_3_3")
 
 
 def shoulder_width(positions: np.ndarray, skeleton: Skeleton) -> float:
@@ -137,7 +144,7 @@ def real_positions(bvh_path: Path, fps: float = BEAT_FPS) -> tuple[np.ndarray, S
     return forward_kinematics(skeleton, rot, None)[0], skeleton
 
 
-def animate_take(wav_path: Path, textgrid_path: Path | None, fps: float = 30.0, seed: int = 0):
+def animate_take(wav_path: Path, textgrid_path: Path | None, fps: float = 30.0, seed: int = 0, cfg=None):
     """Our body animation of a recorded take: (BodyTrack, words or None, accents)."""
     from umo.animation import num_frames_for
     from umo.animator.gestures import animate_body
@@ -154,7 +161,8 @@ def animate_take(wav_path: Path, textgrid_path: Path | None, fps: float = 30.0, 
     # The words' phones (with lexical stress) come from espeak's phonemizer, as in `umo animate`.
     timing = timing_from_words(words) if words else None
     accents = find_accents(prosody, timing)
-    track = animate_body(timing, prosody, accents, n, fps, np.random.default_rng(seed))
+    track = animate_body(timing, prosody, accents, n, fps, np.random.default_rng(seed),
+                         *(() if cfg is None else (cfg,)))
     return track, words, accents
 
 
@@ -174,6 +182,54 @@ def beat_comparison(data_dir: Path, fps: float = 30.0, seed: int = 0) -> tuple[l
     return compare_to_real(ours, real), info
 
 
+# --- BEAT-wide placement (the calibration target that is not the take we report on) -------------------
+def _sixd_rows_to_matrix(d6: np.ndarray) -> np.ndarray:
+    """(..., 6) pytorch3d 6-D (first two rows) -> (..., 3, 3) by Gram-Schmidt."""
+    a1, a2 = d6[..., :3], d6[..., 3:]
+    b1 = a1 / np.linalg.norm(a1, axis=-1, keepdims=True)
+    b2 = a2 - (b1 * a2).sum(-1, keepdims=True) * b1
+    b2 = b2 / np.linalg.norm(b2, axis=-1, keepdims=True)
+    return np.stack([b1, b2, np.cross(b1, b2)], axis=-2)
+
+
+def mean_pose_placement(rotations: np.ndarray) -> dict[str, float]:
+    """Wrist placement of the *mean pose* of canonical-skeleton local rotations (T, J, 3) axis-angle:
+    each joint's rotation averaged as 6-D then re-orthonormalised, put through forward kinematics.
+    Returns height/forward/lateral as :func:`hand_speed_stats` (shoulder widths from the shoulders)."""
+    from umo.skeleton import canonical_skeleton, forward_kinematics, matrix_to_rotvec, rotvec_to_matrix
+
+    mats = rotvec_to_matrix(rotations)  # (T, J, 3, 3)
+    mean6 = np.concatenate([mats[..., 0, :], mats[..., 1, :]], axis=-1).mean(0)  # (J, 6), rows
+    pose = matrix_to_rotvec(_sixd_rows_to_matrix(mean6))[None].repeat(3, axis=0)  # (3, J, 3)
+    sk = canonical_skeleton()
+    stats = hand_speed_stats(forward_kinematics(sk, pose, None)[0], 30.0, sk)
+    return {k: stats[k] for k in ("height", "forward", "lateral")}
+
+
+def beat_wide_placement(data_dir: Path) -> dict[str, float]:
+    """Placement of BEAT speaker 2's training-set mean pose (BEAT_WIDE_MEAN_POSE) on the canonical skeleton."""
+    from umo.formats.smplx import SmplxMotion, smplx_to_animation
+    from umo.skeleton import matrix_to_rotvec
+
+    mean = np.load(data_dir / "beat" / BEAT_WIDE_MEAN_POSE).reshape(-1, 6)  # (55, 6)
+    rv = matrix_to_rotvec(_sixd_rows_to_matrix(mean))[None]  # (1, 55, 3)
+    anim = smplx_to_animation(SmplxMotion(poses=rv, expressions=np.zeros((1, 100)), trans=np.zeros((1, 3)),
+                                          betas=np.zeros(300), fps=30.0))
+    return mean_pose_placement(anim.body)
+
+
+def placement_comparison(data_dir: Path, fps: float = 30.0, seeds: int = 2, cfg=None) -> list[StatComparison]:
+    """The rules' mean-pose placement on CALIBRATION_TAKES (speech + words, no motion) vs BEAT-wide."""
+    beat = data_dir / "beat"
+    ours: dict[str, list[float]] = {}
+    for take in CALIBRATION_TAKES:
+        for seed in range(seeds):
+            track, _, _ = animate_take(beat / f"{take}.wav", beat / f"{take}.TextGrid", fps, seed, cfg)
+            for k, v in mean_pose_placement(track.rotations).items():
+                ours.setdefault(k, []).append(v)
+    return compare_to_real({k: float(np.mean(v)) for k, v in ours.items()}, beat_wide_placement(data_dir))
+
+
 def _data_dir() -> Path | None:
     env = os.environ.get("UMO_SHARED_DATA")
     path = Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared" / "data"
@@ -190,6 +246,9 @@ def main(argv: list[str] | None = None) -> int:
           f"phrases {info['phrases']}, strokes {info['strokes']} (compared at {BEAT_FPS:g} fps)")
     print("wrist speeds in shoulder widths/s, positions in shoulder widths from the shoulders' mid-point")
     print(format_table(rows))
+    print(f"\nplacement of the mean pose: ours on {', '.join(CALIBRATION_TAKES)} (speech + words, no motion) "
+          f"vs BEAT speaker 2's training-set mean pose ({BEAT_WIDE_MEAN_POSE}); the calibration target")
+    print(format_table(placement_comparison(data)).replace(" real", "BEAT"))
     return 0
 
 
