@@ -128,3 +128,36 @@ def test_live_page_streams_the_microphone(server):
             browser.close()
     assert not errors, errors
     assert state["error"] is None and state["latencyMs"]["n"] > 0
+
+
+def test_live_page_speaks_typed_text(server):
+    """The text box: keystrokes go out as they are typed (a text session), each clause comes back as
+    speech scheduled with Web Audio at its place on the session's timeline, and frames arrive and are
+    shown on that clock. Headless Chromium may have no audio output: the test reads the scheduling
+    state (clauses, their AudioContext times, contiguity), not sound."""
+    with chromium_page(1000, 720) as (page, errors):
+        page.goto(f"http://127.0.0.1:{server.bound_port}/")
+        page.wait_for_function("window.umoLive && window.umoLive.ready", timeout=30_000)
+        assert page.eval_on_selector("#voice", "s => s.value") == "en-us"
+        page.select_option("#emotion", "happy")
+        page.type("#say-text", "Hello there. How are you today?", delay=10)  # one text message per key
+        page.press("#say-text", "Enter")
+        page.wait_for_function("umoLive.state().text.clauses.length >= 2 && umoLive.state().framesReceived >= 40",
+                               timeout=30_000)
+        page.wait_for_timeout(300)
+        mid = page.evaluate("umoLive.state()")
+        page.click("#stop")
+        page.wait_for_function("umoLive.state().done", timeout=30_000)
+        end = page.evaluate("umoLive.state()")
+    assert not errors, errors
+    text = mid["text"]
+    assert [c["text"] for c in text["clauses"]] == ["Hello there.", "How are you today?"]
+    assert text["contiguous"] and text["sent"] == len("Hello there. How are you today?\n")
+    (a, b) = text["clauses"]
+    assert a["start"] == 0 and b["start"] == pytest.approx(a["samples"] / 16000)
+    assert b["at"] >= a["at"] + a["samples"] / 16000 - 1e-6  # scheduled one after the other, never overlapping
+    assert text["audioContext"] is not None and text["firstAudioMs"] is not None and text["firstAudioMs"] < 2000
+    if text["audioContext"]["state"] == "running":  # an audio clock that runs: the frames follow it
+        assert mid["shownFrame"] >= 0
+    assert end["error"] is None and end["framesReceived"] == -(-(a["samples"] + b["samples"]) * 30 // 16000)
+    assert end["text"]["serverLatency"]["frames"] is not None

@@ -8,6 +8,16 @@
    audio clock (file) or as soon as it arrives (microphone). Latency = the moment a frame arrives minus
    the moment the audio sample at the frame's time was sent.
 
+   Text ("type and it speaks"): a text session (docs/protocol.md, "Text sessions") opens at the first
+   keystroke in the text box; each keystroke's characters go out as they are typed (pieces cut
+   mid-word, as a chat model streams its reply), Enter sends a line break (the server speaks the rest
+   of the line), and the session ends after TEXT_IDLE_END_S without typing. The server speaks each
+   clause as soon as it is complete: every "audio" message's PCM is scheduled with Web Audio at its
+   start on the session's one timeline, mapped onto the AudioContext's clock; typing is slower than
+   speech, so a clause that would start in the past (or less than TEXT_LEAD from now: its frames
+   follow its audio by a model round) moves the timeline later on the clock, and the frames are shown
+   through the same mapping. The emotion picker sends {"type": "emotion"} (from the next clause on).
+
    A user may load a .glb/.vrm character (avatar.js, as the preview's --character): its ARKit-named
    morph targets (or VRM expression presets) follow the face weights, its humanoid bones the body. */
 (function () {
@@ -17,6 +27,9 @@
   const CHUNK = 320; // 20 ms chunks
   const PLAY_MARGIN = 0.2; // s: file playback starts this long after the first frame arrives
   const KEEP_FRAMES = 30 * 30; // frames kept for display and the curves (30 s): bounded memory
+  const KEEP_TEXT_FRAMES = 30 * 600; // a text session's frames run ahead of its speech: keep 10 min (~20 MB)
+  const TEXT_LEAD = 0.3; // s: a clause plays at least this long after its audio arrives (its frames: ~0.15 s)
+  const TEXT_IDLE_END_S = 6; // s without typing: the text session ends (what was said keeps playing)
   const PLOT_SECONDS = 6;
   const PLOT_CURVES = ["JawOpen", "MouthClose", "MouthPucker", "MouthSmileLeft", "EyeBlinkLeft", "BrowInnerUp"];
   const PLOT_COLORS = ["#f4a261", "#e76f51", "#2a9d8f", "#e9c46a", "#8ab4f8", "#c792ea"];
@@ -54,6 +67,10 @@
     ch.scene.updateMatrixWorld(true);
     window.addEventListener("resize", () => { view.resize(); plotDirty = true; });
     view.resize();
+    const first = ["en-us", "en-us+f3", "en-gb", "en-gb+m3"];
+    for (const v of [...first, ...(info.voices || []).filter((v) => !first.includes(v))]) $("voice").add(new Option(v, v));
+    $("voice").value = "en-us";
+    for (const e of info.emotions) $("emotion").add(new Option(e, e));
   }
 
   /** frame: {face: Float32Array(52), head: [3], eyes: [6], body: Float32Array(75*3) axis-angle}. */
@@ -119,12 +136,16 @@
       recv.frames.push(fr);
       recv.count++;
     }
-    if (recv.frames.length > KEEP_FRAMES) recv.frames.splice(0, recv.frames.length - KEEP_FRAMES);
+    const keep = session && session.mode === "text" ? KEEP_TEXT_FRAMES : KEEP_FRAMES;
+    if (recv.frames.length > keep) recv.frames.splice(0, recv.frames.length - keep);
     // drop send records that no future frame will ask about
     const oldest = Math.floor(recv.frames[recv.frames.length - 1].t * RATE);
     while (sendLog.length > 1 && sendLog[0][0] <= oldest) sendLog.shift();
     if (session && session.mode === "mic") applyFrame(list[list.length - 1]);
     if (session && session.mode === "file" && playback && playback.t0 === null) startPlayback();
+    if (session && session.mode === "text" && talk.firstFramesMs === null && talk.clauseAt !== null) {
+      talk.firstFramesMs = now - talk.clauseAt;
+    }
     plotDirty = true;
   }
 
@@ -146,18 +167,27 @@
     c.className = cls || "";
   }
 
-  function openSession(mode) {
+  function openSession(mode, start) {
     return new Promise((resolve, reject) => {
       const proto = location.protocol === "https:" ? "wss:" : "ws:";
       const ws = new WebSocket(`${proto}//${location.host}/stream` + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ""));
       ws.binaryType = "arraybuffer";
-      const s = { ws, mode, sent: 0, done: false, error: null, ready: null };
-      ws.onopen = () => ws.send(JSON.stringify({ type: "start", sample_rate: RATE, format: "binary" }));
+      const s = { ws, mode, sent: 0, textSent: 0, ended: false, done: false, error: null, ready: null, audioHeader: null };
+      ws.onopen = () => ws.send(JSON.stringify(start || { type: "start", sample_rate: RATE, format: "binary" }));
       ws.onmessage = (ev) => {
-        if (typeof ev.data !== "string") { onFrames(parseBinaryFrames(ev.data)); return; }
+        if (typeof ev.data !== "string") {
+          if (s.audioHeader) { const h = s.audioHeader; s.audioHeader = null; onSpeech(s, h, ev.data); return; }
+          onFrames(parseBinaryFrames(ev.data));
+          return;
+        }
         const m = JSON.parse(ev.data);
+        if (m.type === "audio") { s.audioHeader = m; return; } // its PCM is the next (binary) message
         if (m.type === "ready") { s.ready = m; setConn(`streaming (session ${m.session})`, "on"); resolve(s); }
-        else if (m.type === "done") { s.done = true; setConn(`done: ${m.frames} frames`, ""); }
+        else if (m.type === "done") {
+          s.done = true;
+          if (m.latency_ms) talk.serverLatency = m.latency_ms;
+          setConn(`done: ${m.frames} frames`, "");
+        }
         else if (m.type === "warning") $("status").textContent = m.message;
         else if (m.type === "error") { s.error = m.message; setConn("error: " + m.message, "err"); }
       };
@@ -186,7 +216,7 @@
     const s = session;
     if (!s) return;
     if (s.stopAudio) { s.stopAudio(); s.stopAudio = null; }
-    if (sendEnd && s.ws.readyState === WebSocket.OPEN && s.sent > 0) s.ws.send(JSON.stringify({ type: "end" }));
+    if (sendEnd && s.ws.readyState === WebSocket.OPEN && (s.sent > 0 || s.textSent > 0)) s.ws.send(JSON.stringify({ type: "end" }));
     else if (sendEnd && s.ws.readyState === WebSocket.OPEN) s.ws.close();
     $("mic").classList.remove("active");
     $("stop").disabled = true;
@@ -312,11 +342,120 @@
     if (playback.t0 === null) return null;
     const t = playback.ctx.currentTime - playback.t0;
     if (t < 0 || !recv.frames.length) return null;
+    return frameAt(t);
+  }
+
+  /** The received frame at time t of the stream (the newest received if t is beyond it). */
+  function frameAt(t) {
     const want = Math.floor(t * 30 + 1e-6);
     const last = recv.frames[recv.frames.length - 1];
     if (last.index < want) return last; // late: hold the newest
     const i = recv.frames.length - 1 - (last.index - want);
     return recv.frames[clamp(i, 0, recv.frames.length - 1)];
+  }
+
+  // ------------------------------------------------------------------------------------------------
+  // text: "type and it speaks" (see the top of this file)
+  // ------------------------------------------------------------------------------------------------
+  let audioCtx = null;
+  const talk = {
+    segments: [], // per clause received: {start, end (timeline s), at (AudioContext time it plays), samples, text}
+    sources: [], shift: null, shifted: 0, queue: "", typed: "", opening: null, endTimer: null,
+    lastSend: null, clauseAt: null, firstAudioMs: null, firstFramesMs: null, serverLatency: null,
+  };
+
+  function ensureAudioCtx() {
+    if (!audioCtx) audioCtx = new AudioContext();
+    if (audioCtx.state === "suspended") audioCtx.resume();
+    return audioCtx;
+  }
+
+  function textOpen() {
+    return !!(session && session.mode === "text" && !session.ended && !session.error && session.ws.readyState === WebSocket.OPEN);
+  }
+
+  async function openTextSession() {
+    stopSession(true);
+    ensureAudioCtx();
+    Object.assign(talk, { segments: [], sources: [], shift: null, shifted: 0, lastSend: null, clauseAt: null,
+      firstAudioMs: null, firstFramesMs: null, serverLatency: null });
+    const s = await openSession("text", { type: "start", input: "text", format: "binary",
+      voice: $("voice").value, emotion: $("emotion").value });
+    s.stopAudio = () => {
+      for (const src of talk.sources) { try { src.stop(); } catch (e) { /* not started */ } }
+      talk.sources = [];
+    };
+    $("stop").disabled = false;
+    return s;
+  }
+
+  /** Text for the server: sent now if the session is open, else once a new one is. */
+  function say(piece) {
+    talk.queue += piece;
+    if (textOpen()) { flushText(); return; }
+    if (!talk.opening) {
+      talk.opening = openTextSession().then(flushText, (e) => setConn("text: " + e.message, "err"))
+        .finally(() => { talk.opening = null; });
+    }
+  }
+
+  function flushText() {
+    if (!textOpen() || !talk.queue) return;
+    session.ws.send(JSON.stringify({ type: "text", text: talk.queue }));
+    session.textSent += talk.queue.length;
+    talk.queue = "";
+    talk.lastSend = performance.now();
+    clearTimeout(talk.endTimer);
+    talk.endTimer = setTimeout(endText, TEXT_IDLE_END_S * 1000);
+  }
+
+  function endText() {
+    if (!textOpen()) return;
+    session.ws.send(JSON.stringify({ type: "end" })); // what was said keeps playing; the last frames follow
+    session.ended = true;
+    $("stop").disabled = true;
+  }
+
+  /** A clause's speech: schedule it at its place on the session's timeline (see the top of the file). */
+  function onSpeech(s, h, buf) {
+    if (session !== s) return;
+    const ctx = ensureAudioCtx();
+    const i16 = new Int16Array(buf);
+    const f32 = new Float32Array(i16.length);
+    for (let i = 0; i < i16.length; i++) f32[i] = i16[i] / 32768;
+    const ab = ctx.createBuffer(1, Math.max(1, f32.length), h.sample_rate);
+    ab.copyToChannel(f32, 0);
+    const src = ctx.createBufferSource();
+    src.buffer = ab;
+    src.connect(ctx.destination);
+    const earliest = ctx.currentTime + TEXT_LEAD;
+    if (talk.shift === null) talk.shift = earliest - h.start;
+    else if (talk.shift + h.start < earliest) { talk.shift = earliest - h.start; talk.shifted++; } // text came late
+    const at = talk.shift + h.start;
+    src.start(at);
+    talk.sources.push(src);
+    src.onended = () => { talk.sources = talk.sources.filter((x) => x !== src); };
+    talk.segments.push({ start: h.start, end: h.start + h.samples / h.sample_rate, at, samples: h.samples, text: h.text });
+    if (talk.firstAudioMs === null && talk.lastSend !== null) {
+      talk.clauseAt = talk.lastSend; // the last keystroke sent before it: the one that completed the clause, or later
+      talk.firstAudioMs = performance.now() - talk.clauseAt;
+    }
+    $("status").textContent = `“${h.text}”`;
+  }
+
+  /** The frame to show now: the timeline's time at the AudioContext's clock, held between clauses. */
+  function textFrame() {
+    if (!audioCtx || !talk.segments.length || !recv.frames.length) return null;
+    const now = audioCtx.currentTime;
+    let seg = null;
+    for (const g of talk.segments) { if (g.at <= now) seg = g; else break; }
+    return seg ? frameAt(Math.min(seg.end, seg.start + (now - seg.at))) : null;
+  }
+
+  function textLatencyText() {
+    if (talk.firstAudioMs === null) return "latency: –";
+    const f = talk.firstFramesMs === null ? "–" : talk.firstFramesMs.toFixed(0);
+    return `first audio ${talk.firstAudioMs.toFixed(0)} ms, frames ${f} ms after the clause`;
   }
 
   // ------------------------------------------------------------------------------------------------
@@ -386,13 +525,13 @@
   function tick() {
     requestAnimationFrame(tick);
     if (!ch) return;
-    if (session && session.mode === "file" && playback) {
-      const fr = fileFrame();
+    if (session && (session.mode === "file" && playback || session.mode === "text")) {
+      const fr = session.mode === "file" ? fileFrame() : textFrame();
       if (fr && fr.index !== shownIndex) { shownIndex = fr.index; applyFrame(fr); }
     }
     if (view.needsRender()) view.render();
     if (plotDirty) drawPlot();
-    $("latency").textContent = latencyText();
+    $("latency").textContent = session && session.mode === "text" ? textLatencyText() : latencyText();
     $("meta").textContent = `${recv.count} frames`;
   }
 
@@ -403,6 +542,25 @@
     if (f) playFile(f).catch((err) => setConn("file: " + err.message, "err"));
     e.target.value = "";
   });
+  $("say-text").addEventListener("input", (e) => {
+    ensureAudioCtx(); // a keystroke is a user gesture: the AudioContext may start
+    const v = e.target.value, typed = talk.typed;
+    let k = 0;
+    while (k < v.length && k < typed.length && v[k] === typed[k]) k++;
+    if (k === typed.length && v.length > k) say(v.slice(k)); // appended; an edit of what went out cannot be taken back
+    talk.typed = v;
+  });
+  $("say").addEventListener("submit", (e) => {
+    e.preventDefault();
+    ensureAudioCtx();
+    say("\n"); // the end of the line: the server speaks it now
+    $("say-text").value = "";
+    talk.typed = "";
+  });
+  $("emotion").addEventListener("change", () => {
+    if (textOpen()) session.ws.send(JSON.stringify({ type: "emotion", emotion: $("emotion").value }));
+  });
+  $("voice").addEventListener("change", endText); // a session has one voice: the next words open a new one
   $("character").addEventListener("change", async (e) => {
     const f = e.target.files[0];
     if (!f) return;
@@ -425,6 +583,15 @@
         shownFrame: shownIndex, done: !!(session && session.done), error: session ? session.error : null,
         latencyMs: { last: lat.last, p50: s.length ? s[Math.floor(0.5 * s.length)] : null, n: s.length },
         playing: !!(playback && playback.t0 !== null && playback.ctx.currentTime < playback.t0 + playback.duration),
+        text: {
+          clauses: talk.segments.map((g) => ({ text: g.text, start: g.start, samples: g.samples, at: g.at })),
+          // each clause starts where the previous one's samples end (the server's one timeline)
+          contiguous: talk.segments.every((g, i) => i === 0 ? g.start === 0
+            : Math.abs(g.start - talk.segments[i - 1].end) < 1e-6),
+          audioContext: audioCtx ? { state: audioCtx.state, time: audioCtx.currentTime } : null,
+          sources: talk.sources.length, shifted: talk.shifted, sent: (session && session.textSent) || 0,
+          firstAudioMs: talk.firstAudioMs, firstFramesMs: talk.firstFramesMs, serverLatency: talk.serverLatency,
+        },
         morph, boneRotation,
         character: custom ? Object.entries(custom.av.state().morph) : null, // [ARKit name, influence]
         avatar: custom ? custom.av.state() : null,
