@@ -187,7 +187,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = animate_file(args.audio, transcript=args.transcript, text=args.text, language=args.language,
                           config=_config(args), log=_log, animator=args.animator, weights=args.model,
-                          progress=_progress_bar("animating"))
+                          progress=_progress_bar("animating"), body=args.body, body_weights=args.body_model)
     paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name,
                           log=_log, character=args.character)
     _report(paths, started)
@@ -284,6 +284,10 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     g.add_argument("--text", help="the words spoken, as plain text")
     p.add_argument("--language", default="en", help="language of the speech, e.g. en, es, de, cmn (default en)")
     common(p, "auto")
+    p.add_argument("--body", choices=("animator", "gen"), default="animator",
+                   help="animator: the animator's own body (rules' gestures or the token model's body); gen: "
+                        "the continuous body generator (umo.models.body_gen) (default animator)")
+    p.add_argument("--body-model", type=Path, help="body generator weights for --body gen (default: the bundled file)")
     p.set_defaults(func=cmd_animate)
 
     p = sub.add_parser("convert", help="convert between animation formats (csv, bvh, json, npz, npy, html, glb)",

@@ -97,6 +97,10 @@ class Result:
 
 
 ANIMATORS = ("auto", "rules", "model")
+# Where the body comes from: "animator" (the chosen animator's own: the rules' gestures or the token
+# model's body) or "gen" (the continuous body generator, umo.models.body_gen).
+BODIES = ("animator", "gen")
+DEFAULT_BODY = "animator"
 
 
 def choose_animator(animator: str, timing: Timing | None, weights: str | Path | None) -> str:
@@ -147,12 +151,18 @@ def animate_file(
     animator: str = "auto",
     weights: str | Path | None = None,
     progress: Progress | None = None,
+    body: str = DEFAULT_BODY,
+    body_weights: str | Path | None = None,
 ) -> Result:
     """An audio file (wav/flac/ogg/mp3, any rate) + optional transcript -> Animation.
 
     animator: "auto" (the learned model without a transcript, the rules with one), "rules", "model".
     progress: called as the learned model advances through the clip (frames done, frames in all).
+    body: "animator" (the animator's own body) or "gen" (the continuous body generator; body_weights:
+    its file, default the bundled one).
     """
+    if body not in BODIES:
+        raise UmoError(f"unknown body {body!r}: use one of {', '.join(BODIES)}")
     from umo.formats.audio import load_audio
 
     seconds: dict[str, float] = {}
@@ -177,6 +187,14 @@ def animate_file(
     t0 = time.perf_counter()
     anim = run_animator(which, audio, timing, config, weights, progress)
     seconds["animate"] = time.perf_counter() - t0
+    if body == "gen" and anim.body is not None:
+        from umo.models.body_gen import default_body_generator, with_generated_body
+
+        t0 = time.perf_counter()
+        anim = with_generated_body(anim, audio, default_body_generator(body_weights),
+                                   seed=(config or RuleAnimatorConfig()).seed)
+        seconds["body"] = time.perf_counter() - t0
+        log(f"body: the continuous body generator ({seconds['body']:.2f} s)")
     log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
     return Result(anim, timing, seconds)
 

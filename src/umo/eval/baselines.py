@@ -82,6 +82,22 @@ def _rules(name: str, fps: int, transcript: bool) -> AnimatorSpec:
     return AnimatorSpec(name, f"{what}, {fps} fps", fps, transcript, animate)
 
 
+def _gen(name: str, fps: int) -> AnimatorSpec:
+    """gen / gen:PATH: the rules' face (loudness jaw without a transcript) with the continuous body
+    generator's body (umo.models.body_gen; the bundled weights, or PATH)."""
+    from umo.animator.rules import RuleAnimator, RuleAnimatorConfig
+    from umo.models.body_gen import default_body_generator, with_generated_body
+
+    base = name.split("@", 1)[0]
+    gen = default_body_generator(base.split(":", 1)[1] if ":" in base else None)
+    animator = RuleAnimator(RuleAnimatorConfig(fps=fps))
+
+    def animate(audio: np.ndarray, timing: Timing | None) -> Animation:
+        return with_generated_body(animator.animate(audio, timing), audio, gen, seed=0)
+
+    return AnimatorSpec(name, f"continuous body generator (face: rules), {fps} fps", fps, False, animate)
+
+
 STREAM_CHUNK_S = 0.02  # audio per push when benchmarking a streaming animator: a typical microphone buffer
 FEATURE_HOP_S = 0.01  # the model's audio features advance by 10 ms: a frame may wait up to one hop
 
@@ -156,15 +172,17 @@ def get_animator(spec: str) -> AnimatorSpec:
         return _model(spec, fps, phones=base.endswith(PHONES_SUFFIX))
     if base == "rules":
         return _rules(spec, fps or 30, transcript=True)
+    if base == "gen" or base.startswith("gen:"):
+        return _gen(spec, fps or 30)
     if base == "loudness":
         return _rules(spec, fps or 30, transcript=False)
     if base == "probe" and fps is None:
         return _probe(spec)
-    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, probe, model (the bundled one), model:PATH or "
+    raise UmoError(f"unknown animator {spec!r}: use rules, loudness, probe, gen, gen:PATH, model (the bundled one), model:PATH or "
                    "model:PRESET (+phones: reading the transcript's phone timing too; optionally @FPS, e.g. rules@60)")
 
 
-ANIMATOR_NAMES = ("rules", "loudness", "probe", "model", "model+phones", "model:PATH", "model:PRESET")
+ANIMATOR_NAMES = ("rules", "loudness", "probe", "gen", "gen:PATH", "model", "model+phones", "model:PATH", "model:PRESET")
 
 
 # --- baselines from the ground truth -----------------------------------------------------------------

@@ -289,10 +289,13 @@ def shared_data_dir() -> Path | None:
 
 def real_candidates(with_model: bool) -> tuple[str, ...]:
     """What ``umo eval --suite real`` runs besides its baselines: the rules (they need the BEAT
-    transcript), the learned model, and the log-mel probe where the FACEGOOD takes it fits on exist."""
+    transcript), the learned model, the continuous body generator (when its weights are bundled), and the log-mel probe where the FACEGOOD takes it fits on exist."""
+    from umo.models.body_gen import DEFAULT_BODY_WEIGHTS
+
     data = shared_data_dir()
     probe = data is not None and (data / "facegood" / "bs_value").is_dir()
-    return ("rules",) + (("model",) if with_model else ()) + (("probe",) if probe else ())
+    gen = ("gen",) if DEFAULT_BODY_WEIGHTS.is_file() else ()  # the continuous body generator (issue 14)
+    return ("rules",) + (("model",) if with_model else ()) + gen + (("probe",) if probe else ())
 
 
 def real_suite(candidates: tuple[str, ...] = ("rules",)) -> tuple[list[Case], list[str]]:
@@ -406,7 +409,10 @@ face: LVE_bs = mean over frames of max over jaw/mouth channels of squared error;
   env_* = the same against the audio loudness envelope (sanity check only: loudness-driven jaws win it)
 body: BeatAlign = BEAT/EMAGE beat consistency (sigma 0.3 s, speed minima above 0.1 x the capture's
   mean joint speed); L1div = mean |p - mean p| (shoulder widths); hand_v (sw/s), hand_jerk (sw/s^3);
-  FD_raw / FD_latent = Frechet distance of 2.1 s windows, hand-crafted / motion-AE features"""
+  FD_raw / FD_latent = Frechet distance of 2.1 s windows, hand-crafted / motion-AE features
+held out? rules: gesture placement is calibrated BEAT-wide (speaker 2's mean pose, on other takes), but
+  their timing (speeds, beat rate) on BEAT 2_scott_0_1_1's capture: for timing that take is not held
+  out. gen (the continuous body generator) and model never saw BEAT motion (synthetic corpus only)."""
 
 
 def run(cases: list[Case], out_dir: Path | None = None, plots: bool = True, log=None) -> list[CaseResult]:
