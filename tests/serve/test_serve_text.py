@@ -215,3 +215,26 @@ def test_start_parse_text_session_defaults():
     req = P.parse_start({"type": "start", "input": "text", "voice": "zh", "sample_rate": 16000})
     assert (req.input, req.voice, req.sample_rate, req.encoding) == ("text", "cmn", SAMPLE_RATE, "pcm_s16le")
     assert P.parse_start({"type": "start"}).input == "audio"
+
+
+def test_the_example_client_writes_the_speech_and_frames(server, tmp_path):
+    """examples/live_text_client.py, as docs/protocol.md shows it, against the real server."""
+    import subprocess
+    import sys
+    import wave
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "live_text_client.py"
+    out = subprocess.run([sys.executable, str(script), "Hello there! How can I help you today?", "--url", server.url,
+                          "--piece-ms", "5", "--emotion", "happy", "-o", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert "2 clauses" in out.stdout and "first clause complete -> its audio" in out.stdout
+    with wave.open(str(tmp_path / "speech.wav")) as w:
+        assert (w.getframerate(), w.getnchannels(), w.getsampwidth()) == (SAMPLE_RATE, 1, 2)
+        n = w.getnframes()
+    frames = json.loads((tmp_path / "frames.json").read_text())
+    clauses = json.loads((tmp_path / "clauses.json").read_text())
+    assert len(frames["frames"]) == -(-n * MODEL_FPS // SAMPLE_RATE) and len(frames["blendshapes"]) == 52
+    assert [c["text"] for c in clauses] == ["Hello there!", "How can I help you today?"]
+    assert clauses[1]["start"] == clauses[0]["samples"] / SAMPLE_RATE and n == sum(c["samples"] for c in clauses)

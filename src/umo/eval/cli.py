@@ -36,7 +36,9 @@ BENCH_SUMMARY = "speed of animator configurations"
 BENCH_HELP = """\
 Speed of animator configurations: compute per frame, real-time factor, peak memory, on one and two
 threads (a fresh process per setting), the median of repeated runs after a warm-up; process
-start-up time separately; algorithmic latency from the configuration.
+start-up time separately; algorithmic latency from the configuration. With the learned model in
+the run, umo serve too: real-time sessions (latency, keeping up), and live text sessions (time from
+the first complete clause to its audio and frames, gaps; the offline cascade on that clause beside).
 
   umo bench                        rules, rules@60, loudness
   umo bench rules --vs loudness    ratios of rules' numbers to loudness's, measured in the same run

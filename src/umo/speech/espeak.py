@@ -184,6 +184,8 @@ _VOICES: list[VoiceInfo] | None = None
 def list_voices() -> list[VoiceInfo]:
     """Every voice in the bundled espeak-ng data, sorted by language code."""
     global _VOICES
+    if _VOICES is not None:  # no lock once listed: a synthesis holding it never delays a voice check
+        return list(_VOICES)
     with _LOCK:
         if _VOICES is None:
             arr = _lib().espeak_ListVoices(None)
