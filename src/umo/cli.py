@@ -83,13 +83,30 @@ class _LogFormat(logging.Formatter):
         return f"umo: {level}{record.getMessage()}"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes, not the stream of the moment the
+    handler was made (main() called in-process, e.g. by tests, must not leave a closed stream behind)."""
+
+    def __init__(self) -> None:
+        logging.Handler.__init__(self)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def _show_library_messages() -> None:
     """The library's warnings (logging's "umo" logger and ``warnings.warn``) as ``umo: warning: ...``
     lines on stderr, so that nothing it notices stays hidden from a command-line user."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LogFormat())
     root = logging.getLogger("umo")
-    root.addHandler(handler)
+    if not any(isinstance(h, _StderrHandler) for h in root.handlers):  # once per process
+        handler = _StderrHandler()
+        handler.setFormatter(_LogFormat())
+        root.addHandler(handler)
     root.setLevel(logging.WARNING)
     root.propagate = False
     warnings.showwarning = lambda message, category, *args, **kwargs: print(

@@ -98,7 +98,9 @@ def test_a_reply_streamed_mid_word_comes_back_as_contiguous_speech_and_its_frame
         assert m["start"] == at / SAMPLE_RATE and m["samples"] == pcm.size
         at += pcm.size
         # the clause as espeak speaks it offline (espeak varies by a few samples from call to call)
-        assert abs(pcm.size - synthesize_clause(m["text"]).audio.size) < 80
+        # espeak does not repeat itself to the sample (up to ~0.6 % seen between two syntheses)
+        ref = synthesize_clause(m["text"]).audio.size
+        assert abs(pcm.size - ref) < max(80, 0.02 * ref)
         assert m["phones"][0][1] == m["start"] and m["phones"][-1][2] == pytest.approx(m["start"] + pcm.size / SAMPLE_RATE)
         assert [w[0] for w in m["words"]][:2] == m["text"].replace(",", "").split()[:2]
     audio = np.concatenate(r["pcm"]).astype(np.float32) / 32768.0
