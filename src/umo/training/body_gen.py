@@ -118,7 +118,7 @@ def ae_loss(gen: BodyGenerator, x: torch.Tensor, latent_noise: float = 0.05) -> 
     pos = torch.nn.functional.mse_loss(rec, x)
     vel = torch.nn.functional.mse_loss(rec.diff(dim=1), x.diff(dim=1))
     reg = 1e-4 * z.pow(2).mean()
-    return pos + 4.0 * vel + reg, {"pos": float(pos), "vel": float(vel)}
+    return pos + 4.0 * vel + reg, {"pos": float(pos.detach()), "vel": float(vel.detach())}
 
 
 def region_errors(gen: BodyGenerator, motion: np.ndarray, offsets: np.ndarray, clips: np.ndarray) -> dict[str, float]:
