@@ -71,6 +71,8 @@ def test_live_page_loads_a_gltf_character_with_arkit_morphs(server):
     weights = dict(state["character"])
     assert set(weights) == {"JawOpen", "EyeBlinkLeft"}
     assert weights["JawOpen"] == pytest.approx(state["morph"]["JawOpen"], abs=1e-4)  # follows the model's face
+    # it has no bones umo knows: the whole model turns with the head (the model's head moves ~1 degree)
+    assert np.abs(np.subtract(state["characterTurn"], [0, 0, 0, 1])).max() > 1e-4, state["characterTurn"]
 
 
 def test_live_page_plays_a_file_through_the_server(server, tmp_path):

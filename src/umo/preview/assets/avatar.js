@@ -354,11 +354,19 @@
     if (!meshBox.isEmpty()) box0.union(meshBox);
     holder.position.set(-(box0.min.x + box0.max.x) / 2, -box0.min.y, -(box0.min.z + box0.max.z) / 2);
     const height = box0.max.y - box0.min.y;
+    // a model without bones umo knows (a head of morph targets) turns as a whole with the head,
+    // about a point near its top (as the page's own head does)
+    const top = new THREE.Group(), turn = new THREE.Group();
+    const headY = box0.max.y - 0.12 * height - box0.min.y;
+    turn.position.set(0, headY, 0);
+    holder.position.y -= headY;
+    turn.add(holder);
+    top.add(turn);
 
     const Q = new Map(), qd = new THREE.Quaternion(), qp = new THREE.Quaternion();
     const presetValues = new Array(V.presets.length).fill(0);
     const av = {
-      object: holder, status, report, jointOf, hasBones: jointOf.size > 0,
+      object: top, status, report, jointOf, hasBones: jointOf.size > 0,
       /** face: weights in NAMES order; rot(name, out) -> out (the canonical joint's world rotation) or null. */
       update(face, rot) {
         for (const [mt, slot, k] of arkitTargets) mt.morphTargetInfluences[slot] = face[k];
@@ -370,6 +378,9 @@
             const v = binary ? (p[pi] > 0.5 ? 1 : 0) : p[pi];
             mt.morphTargetInfluences[slot] = clamp01(mt.morphTargetInfluences[slot] + v * w);
           }
+        }
+        if (!jointOf.size) {
+          if (rot && rot("Head", qd)) turn.quaternion.copy(qd); else turn.quaternion.identity();
         }
         for (const [i, b] of B) {
           const parentQ = b.parent >= 0 ? Q.get(b.parent) : b.baseQ;
@@ -386,11 +397,11 @@
             q.copy(parentQ).multiply(b.restQ);
           }
         }
-        holder.updateMatrixWorld(true);
+        top.updateMatrixWorld(true);
       },
       /** The box the camera frames: the upper body and head (the whole model when it has no hips). */
       box() {
-        holder.updateMatrixWorld(true);
+        top.updateMatrixWorld(true);
         const b = new THREE.Box3().setFromObject(holder);
         const h = nodeOfJoint.get("Hips");
         if (h !== undefined) b.min.y = Math.max(b.min.y, objs[h].getWorldPosition(new THREE.Vector3()).y - 0.1 * height);
@@ -404,7 +415,7 @@
       },
       /** For tests: world positions and rotations of the matched bones, morph influences. */
       state() {
-        holder.updateMatrixWorld(true);
+        top.updateMatrixWorld(true);
         const round = (x) => Math.round(x * 1e6) / 1e6;
         const bones = {};
         for (const [i, j] of jointOf) {
@@ -415,7 +426,8 @@
         for (const [mt, slot, k] of arkitTargets) morph[NAMES[k]] = round(mt.morphTargetInfluences[slot]);
         const preset = {};
         for (const [mt, slot, pi] of presetTargets) preset[V.presets[pi]] = round(mt.morphTargetInfluences[slot]);
-        return { status, report, bones, morph, preset, presetValues: presetValues.map(round) };
+        return { status, report, bones, morph, preset, presetValues: presetValues.map(round),
+          turn: turn.quaternion.toArray().map(round) };
       },
     };
     av.update(new Float32Array(NAMES.length), null);

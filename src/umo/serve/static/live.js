@@ -594,6 +594,7 @@
         },
         morph, boneRotation,
         character: custom ? Object.entries(custom.av.state().morph) : null, // [ARKit name, influence]
+        characterTurn: custom ? custom.av.state().turn : null, // a bone-less character turns with the head
         avatar: custom ? custom.av.state() : null,
       };
     },
