@@ -37,7 +37,7 @@ def tiny():
 
 def stream_binary(url: str, audio: np.ndarray) -> dict[str, np.ndarray]:
     """Send the audio in 100 ms chunks, binary frames back -> every frame's face, head, eyes, body."""
-    pcm = (np.clip(audio, -1, 32767 / 32768) * 32768).round().astype("<i2")
+    pcm = P.encode_pcm16(audio)
     got = []
     with connect(url, max_size=None) as ws:
         ws.send(json.dumps({"type": "start", "sample_rate": SAMPLE_RATE, "format": "binary"}))

@@ -42,7 +42,7 @@ def server(model):
 
 
 def pcm16(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1, 32767 / 32768) * 32768).round().astype("<i2").tobytes()
+    return P.encode_pcm16(x).tobytes()
 
 
 def stream(url: str, audio: np.ndarray, start: dict | None = None, chunks=(320, 4000), seed: int = 1,

@@ -417,9 +417,10 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
     from websockets.asyncio.client import connect
 
     from umo.models.features import samples_needed
+    from umo.serve.protocol import encode_pcm16
 
     chunk = round(chunk_ms * 16)
-    data = (np.clip(pcm, -1, 32767 / 32768) * 32768).round().astype("<i2")
+    data = encode_pcm16(pcm)
     n_chunks = -(-len(data) // chunk)
     rng = np.random.default_rng(0)
 

@@ -49,6 +49,7 @@ from torch import Tensor, nn
 
 from umo.constants import HOP_LENGTH
 from umo.errors import UmoError
+from umo.models.config import config_from_dict
 from umo.models.features import LEFT_PAD, WIN_LENGTH, LogMelProsody, feature_index, num_motion_frames
 from umo.models.layers import CausalConvStack, RMSNorm
 from umo.models.motion_ae import MOTION_DIM, MotionAE, conv_stack_step, sixd_to_regions
@@ -103,11 +104,7 @@ class BodyGenConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "BodyGenConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UmoError(f"unknown body generator config field(s) {unknown}; known: {sorted(names)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "body generator")
 
 
 BODY_PRESETS: dict[str, Callable[[], BodyGenConfig]] = {

@@ -19,6 +19,16 @@ from typing import Any, Callable
 from umo.errors import UmoError
 
 
+def config_from_dict(cls, d: dict[str, Any], what: str):
+    """A config dataclass from a dict (a JSON file, a checkpoint's metadata); a field the class does
+    not know is an UmoError naming the known ones, not a TypeError."""
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(d) - names)
+    if unknown:
+        raise UmoError(f"unknown {what} config field(s) {unknown}; known: {sorted(names)}")
+    return cls(**d)
+
+
 @dataclass
 class ModelConfig:
     name: str = "default"  # preset this config came from (informational)
@@ -103,11 +113,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - names)
-        if unknown:
-            raise UmoError(f"unknown model config field(s) {unknown}; known: {sorted(names)}")
-        return cls(**d)
+        return config_from_dict(cls, d, "model")
 
 
 PRESETS: dict[str, Callable[[], ModelConfig]] = {}

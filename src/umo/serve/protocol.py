@@ -277,6 +277,12 @@ def audio_message(start_sample: int, samples: int, text: str, timing) -> str:
                    words=[[w.text, w.start + t0, w.end + t0] for w in timing.words])
 
 
+def encode_pcm16(audio: np.ndarray) -> np.ndarray:
+    """float samples in [-1, 1] -> int16 (little-endian) PCM, rounded and clipped: what a client
+    sends as pcm_s16le and a text session sends back; ``decode_pcm`` is its inverse."""
+    return (np.clip(audio, -1.0, 32767 / 32768) * 32768).round().astype("<i2")
+
+
 def decode_pcm(data: bytes, encoding: str) -> np.ndarray:
     """A binary message -> float32 samples in [-1, 1]; UmoError for a torn sample or bad floats."""
     width = ENCODINGS[encoding]

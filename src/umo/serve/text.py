@@ -44,11 +44,6 @@ if TYPE_CHECKING:
 _END = None  # the speaker's queue: clause texts, EmotionSettings, then _END
 
 
-def pcm16(audio: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> int16 samples (what the client gets, and so what the model animates)."""
-    return (np.clip(audio, -1.0, 32767 / 32768) * 32768).round().astype("<i2")
-
-
 class TextSpeaker:
     """A text session's state: the clause splitter, the speaking task, the timeline and the emotion
     changes placed on it. Lives on the session's event loop."""
@@ -152,7 +147,7 @@ class TextSpeaker:
         """One clause's speech onto the timeline: its header and PCM to the client, its phones and
         (the same, quantised) samples to the model."""
         s, lim = self.s, self.s.server.limits
-        pcm = pcm16(audio)
+        pcm = P.encode_pcm16(audio)  # what the client gets, and so what the model animates
         if self.samples + pcm.size > lim.max_stream_s * SAMPLE_RATE:
             raise UmoError(f"the reply's speech is longer than {lim.max_stream_s:.0f} s: end the session and start a "
                            "new one")
