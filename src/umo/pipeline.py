@@ -119,17 +119,22 @@ def choose_animator(animator: str, timing: Timing | None, weights: str | Path | 
 
 def run_animator(
     which: str, audio: np.ndarray, timing: Timing | None, config: RuleAnimatorConfig | None,
-    weights: str | Path | None = None, progress: Progress | None = None,
+    weights: str | Path | None = None, progress: Progress | None = None, engine: str = "auto",
+    graph: str | Path | None = None, log: Log | None = None,
 ) -> Animation:
     """The chosen animator on 16 kHz audio. config.emotion: the rules apply it as their last stage;
-    on the learned model's output it is an overlay (umo.emotion), not something the model learned."""
+    on the learned model's output it is an overlay (umo.emotion), not something the model learned.
+    engine, graph: what runs the learned model's keyframe steps (``umo.inference.keyframe_graph``)."""
     config = config or RuleAnimatorConfig()
     if which == "rules":
         return RuleAnimator(config).animate(audio, timing)
     from umo.emotion import apply_emotion
     from umo.inference import ModelAnimator
 
-    anim = ModelAnimator(weights, fps=config.fps, seed=config.seed).animate(audio, timing, progress=progress)
+    model = ModelAnimator(weights, fps=config.fps, seed=config.seed, engine=engine, graph=graph)
+    if log is not None:
+        log("keyframe steps: " + ("onnxruntime" if model.engine == "onnx" else "PyTorch"))
+    anim = model.animate(audio, timing, progress=progress)
     anim = apply_emotion(anim, config.emotion)
     return anim if config.body else anim.copy(body=None, root_pos=None)
 
@@ -153,13 +158,16 @@ def animate_file(
     progress: Progress | None = None,
     body: str = DEFAULT_BODY,
     body_weights: str | Path | None = None,
+    engine: str = "auto",
+    graph: str | Path | None = None,
 ) -> Result:
     """An audio file (wav/flac/ogg/mp3, any rate) + optional transcript -> Animation.
 
     animator: "auto" (the learned model without a transcript, the rules with one), "rules", "model".
     progress: called as the learned model advances through the clip (frames done, frames in all).
     body: "animator" (the animator's own body) or "gen" (the continuous body generator; body_weights:
-    its file, default the bundled one).
+    its file, default the bundled one). engine ("auto", "torch", "onnx") and graph (an ONNX file of
+    the weights): what runs the learned model's keyframe steps (``umo.inference.keyframe_graph``).
     """
     if body not in BODIES:
         raise UmoError(f"unknown body {body!r}: use one of {', '.join(BODIES)}")
@@ -185,7 +193,7 @@ def animate_file(
         log("animator: rule-based (visemes from the phone timing)")
     _log_emotion(log, which, config)
     t0 = time.perf_counter()
-    anim = run_animator(which, audio, timing, config, weights, progress)
+    anim = run_animator(which, audio, timing, config, weights, progress, engine, graph, log)
     seconds["animate"] = time.perf_counter() - t0
     if body == "gen" and anim.body is not None:
         from umo.models.body_gen import default_body_generator, with_generated_body
@@ -208,6 +216,8 @@ def say(
     log: Log = _quiet,
     animator: str = "rules",
     weights: str | Path | None = None,
+    engine: str = "auto",
+    graph: str | Path | None = None,
 ) -> Result:
     """Text -> offline synthetic speech with its phone timing -> Animation (audio attached).
 
@@ -226,7 +236,7 @@ def say(
     t0 = time.perf_counter()
     which = choose_animator(animator, speech.timing, weights)
     _log_emotion(log, which, config)
-    anim = run_animator(which, speech.audio, speech.timing, config, weights)
+    anim = run_animator(which, speech.audio, speech.timing, config, weights, engine=engine, graph=graph)
     seconds["animate"] = time.perf_counter() - t0
     log(f"animated {anim.num_frames} frames at {anim.fps} fps ({seconds['animate']:.2f} s)")
     return Result(anim, speech.timing, seconds)
@@ -293,7 +303,8 @@ def write_outputs(
 def read_take(take: str | Path) -> Animation:
     """A take folder as :func:`write_outputs` writes it -> Animation: face, head and eyes from
     face.csv, the body from body.bvh when there is one (retargeted onto the canonical skeleton if it
-    is on another; its Frame Time gives the take's frame rate, else face.csv's timecodes do)."""
+    is on another; its Frame Time gives the take's frame rate, else face.csv's timecodes do). A folder
+    with body.bvh alone (umo generate, umo dance) gives the body with a still, neutral face."""
     from umo.convert import combine, read_any
     from umo.formats.livelink import read_livelink
 
@@ -303,8 +314,11 @@ def read_take(take: str | Path) -> Animation:
     if not folder.is_dir():
         raise UmoError(f"{folder} is not a folder: give the folder that umo say or umo animate wrote "
                        f"({FACE_FILE}, {BODY_FILE})")
-    if not (folder / FACE_FILE).is_file():
-        raise UmoError(f"{folder} holds no {FACE_FILE}: give the folder that umo say or umo animate wrote")
     body = read_any(folder / BODY_FILE)[0] if (folder / BODY_FILE).is_file() else None
+    if not (folder / FACE_FILE).is_file():
+        if body is None:
+            raise UmoError(f"{folder} holds no {FACE_FILE} nor {BODY_FILE}: give the folder that umo say, "
+                           "animate, generate or dance wrote")
+        return body
     face = read_livelink(folder / FACE_FILE, fps=None if body is None else body.fps)
     return face if body is None else combine(face, body)

@@ -59,7 +59,7 @@ def test_send_plays_the_take_in_real_time_to_vmc_and_livelink(take, vmc_receiver
         bones = [args for _, a, args in frame if a == "/VMC/Ext/Bone/Pos"]
         blends = [args for _, a, args in frame if a == "/VMC/Ext/Blend/Val"]
         assert addresses[-1] == "/VMC/Ext/Blend/Apply" and len(addresses) == 3 + len(bones) + len(blends) + 1
-        assert [b[0] for b in bones] == list(V.BONE_NAMES)
+        assert [b[0] for b in bones] == [b for b in V.BONE_NAMES if b not in V.LEG_BONES]  # a talk: legs at rest
         assert all(len(b) == 8 and abs(np.linalg.norm(b[4:]) - 1) < 1e-5 for b in bones)
         assert [b[0] for b in blends] == list(names[:52]) + list(V.VRM_PRESETS)
         got = dict((b[0], b[1]) for b in blends)
@@ -86,7 +86,8 @@ def test_send_plays_the_take_in_real_time_to_vmc_and_livelink(take, vmc_receiver
         for bone in chain:
             composed = composed @ Rotation.from_quat(pose[bone][3:]).as_matrix()
         np.testing.assert_allclose(composed, MIRROR @ glob[i, head] @ MIRROR, atol=2e-5)
-        np.testing.assert_allclose(pose["Hips"][:3], MIRROR @ body.root_pos[i] / 100, atol=1e-6)
+        root = next(args for _, a, args in frames[i] if a == "/VMC/Ext/Root/Pos")
+        np.testing.assert_allclose(np.add(root[1:4], pose["Hips"][:3]), MIRROR @ body.root_pos[i] / 100, atol=1e-6)
 
     # real time: the frames went out at the take's 30 fps, not in a burst
     applies = [f[-1][0] for f in frames]
@@ -105,6 +106,37 @@ def test_send_plays_the_take_in_real_time_to_vmc_and_livelink(take, vmc_receiver
     stamps = np.array([p.frame_time.seconds for p in packets])
     if stamps[-1] > stamps[0]:
         assert np.all(np.diff(stamps) >= 0) and 0.85 * (n - 1) / 30 <= stamps[-1] - stamps[0] <= (n - 1) / 30 + 1.0
+
+
+def test_send_plays_a_generated_walk_with_its_root_travel_and_legs(tmp_path, vmc_receiver):
+    """`umo generate` writes body.bvh alone; `umo send` plays it with a still face: Root/Pos carries the
+    walk's travel on the floor, Root/Pos + the Hips' position follows body.bvh's root, the legs go too."""
+    from umo.formats.bvh import read_animation_bvh
+
+    out = tmp_path / "walk"
+    proc = subprocess.run(umo_command("generate", "walks forward 1 meter then turns left", "-o", str(out),
+                                      "--seconds", "3"), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert not (out / "face.csv").exists()
+    body = read_animation_bvh(out / "body.bvh")
+    proc = subprocess.run(umo_command("send", str(out), "--vmc", f"127.0.0.1:{vmc_receiver.port}"),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    time.sleep(0.3)
+    frames = vmc_receiver.frames()
+    assert len(frames) == body.num_frames
+    travel = []
+    for i, frame in enumerate(frames):
+        root = next(args for _, a, args in frame if a == "/VMC/Ext/Root/Pos")
+        pose = {args[0]: args[1:] for _, a, args in frame if a == "/VMC/Ext/Bone/Pos"}
+        assert list(pose) == list(V.BONE_NAMES)  # the legs too
+        world = np.add(root[1:4], pose["Hips"][:3])
+        np.testing.assert_allclose(world, MIRROR @ body.root_pos[i] / 100, atol=1e-5)
+        blends = [args[1] for _, a, args in frame if a == "/VMC/Ext/Blend/Val"]
+        assert not any(blends)  # the face stays neutral
+        travel.append(root[1:4])
+    travel = np.array(travel)
+    assert np.all(travel[:, 1] == 0) and np.linalg.norm(travel[-1] - travel[0]) > 0.9  # it walked a metre
 
 
 def test_send_loops_until_ctrl_c_and_stops_cleanly(take, vmc_receiver, wait_until):

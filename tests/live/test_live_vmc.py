@@ -48,7 +48,7 @@ def test_messages_equal_python_oscs_own_and_bundles_parse_back():
         b = OscMessageBuilder("/VMC/Ext/Blend/Val")
         b.add_arg("JawOpen")
         b.add_arg(float(np.float32(anim.face[i, ARKIT_INDEX["JawOpen"]])), "f")
-        assert msgs[i][1 + len(V.BONE_NAMES) + ARKIT_INDEX["JawOpen"]] == b.build().dgram
+        assert msgs[i][1 + len(V.sent_bones(anim)) + ARKIT_INDEX["JawOpen"]] == b.build().dgram
         datagrams = V.bundles(V.status_messages(1.5) + msgs[i])
         assert len(datagrams) > 1 and all(len(d) <= V.MAX_DATAGRAM_BYTES for d in datagrams)
         parsed = [m for d in datagrams for m in OscBundle(d)]
@@ -63,7 +63,9 @@ def test_every_bone_maps_to_a_canonical_joint_and_a_parent_sent_before_it():
         assert joint is None or joint in names
         assert parent is None or parent in seen
         seen.add(bone)
-    assert len(V.VMC_BONES) == len(seen) == 8 + 2 * (4 + 15)  # trunk, eyes; shoulder to hand + 15 finger bones
+    # trunk, eyes; shoulder to hand + 15 finger bones; upper leg to toes
+    assert len(V.VMC_BONES) == len(seen) == 8 + 2 * (4 + 15) + 2 * 4
+    assert V.BONE_NAMES[-len(V.LEG_BONES):] == V.LEG_BONES  # the legs go last: the rest keeps its places
 
 
 def test_rest_pose_is_the_identity_and_positions_are_mirrored_metres():
@@ -129,3 +131,60 @@ def test_speech_moves_no_emotion_and_blink_halves_add_up():
     np.testing.assert_allclose(p["Blink"] + p["Blink_L"], face[:, ARKIT_INDEX["EyeBlinkLeft"]])
     np.testing.assert_allclose(p["Blink"] + p["Blink_R"], face[:, ARKIT_INDEX["EyeBlinkRight"]])
     assert V.BLEND_NAMES[:52] == ARKIT_NAMES
+
+
+def _walk() -> Animation:
+    """umo generate's walk (root motion, legs stepping) with a turn, on the canonical skeleton."""
+    from umo.motion.actions import synthesize
+    from umo.motion.captions import parse_caption
+
+    return synthesize(parse_caption("walks forward 2 meters then turns left then walks forward").specs, 30.0).animation
+
+
+def _decode(msgs: list[bytes]) -> list:
+    """The messages as python-osc's parser reads them, from the bundles umo sends."""
+    return [m for d in V.bundles(msgs) for m in OscBundle(d)]
+
+
+def test_root_travel_goes_to_root_pos_and_the_hips_height_to_the_hips():
+    """Root/Pos + the Hips' local position = the BVH root (mirrored, in metres) in every frame, the
+    travel (x, z) in Root/Pos where EVMC4U's default RootPositionSynchronize moves the avatar."""
+    anim = _walk()
+    assert np.ptp(anim.root_pos[:, [0, 2]], axis=0).min() > 90  # it walks 2 m forward and 2 m to its left
+    frames = V.frame_messages(anim)
+    for i in range(0, anim.num_frames, 9):
+        parsed = _decode(frames[i])
+        root = next(m.params for m in parsed if m.address == "/VMC/Ext/Root/Pos")
+        hips = next(m.params for m in parsed if m.address == "/VMC/Ext/Bone/Pos" and m.params[0] == "Hips")
+        assert root[0] == "root" and root[2] == 0.0 and root[4:] == [0, 0, 0, 1]
+        assert hips[1] == 0.0 and hips[3] == 0.0
+        world = np.array(root[1:4]) + np.array(hips[1:4])
+        np.testing.assert_allclose(world, np.diag([-1, 1, 1]) @ anim.root_pos[i] / 100, atol=1e-6)
+
+
+def test_legs_are_sent_when_the_take_moves_them():
+    """A walk sends the legs, and their local rotations compose (Hips, UpperLeg, LowerLeg, Foot) to the
+    foot's global rotation in Unity's frame; a talking take (legs at rest) leaves them out."""
+    from umo.skeleton import forward_kinematics
+
+    anim = _walk()
+    _, glob = forward_kinematics(anim.skeleton, anim.body, anim.root_pos)
+    mirror = np.diag([-1.0, 1.0, 1.0])
+    frames = V.frame_messages(anim)
+    for i in range(0, anim.num_frames, 11):
+        pose = {m.params[0]: m.params[1:] for m in _decode(frames[i]) if m.address == "/VMC/Ext/Bone/Pos"}
+        assert list(pose) == list(V.BONE_NAMES)
+        for side in ("Left", "Right"):
+            chain = np.eye(3)
+            for bone in ("Hips", f"{side}UpperLeg", f"{side}LowerLeg", f"{side}Foot", f"{side}Toes"):
+                chain = chain @ unity_matrix(pose[bone][3:])
+                joint = V.VMC_BONES[V.BONE_NAMES.index(bone)][1]
+                np.testing.assert_allclose(chain, mirror @ glob[i, anim.skeleton.index(joint)] @ mirror, atol=2e-5)
+    knee = [V.BONE_NAMES.index("LeftLowerLeg")]
+    _, quat = V.bone_poses(anim)
+    assert np.degrees(2 * np.arccos(np.clip(quat[:, knee, 3], -1, 1))).max() > 20  # the knee really bends
+
+    talk = still(4)
+    talk.body[:, 1:40] = 0.1  # the spine and arms move, the legs stay at rest
+    sent = [m.params[0] for m in _decode(V.frame_messages(talk)[0]) if m.address == "/VMC/Ext/Bone/Pos"]
+    assert sent == [b for b in V.BONE_NAMES if b not in V.LEG_BONES]

@@ -5,15 +5,21 @@ Per frame, in this order (docs/live.md has the whole description):
 
     /VMC/Ext/OK        (int) 1 loaded, (int) 3 calibrated, (int) 0 normal mode, (int) 1 tracking   [v2.7]
     /VMC/Ext/T         (float) the sender's time, s
-    /VMC/Ext/Root/Pos  (string) "root", (float) p.x p.y p.z, q.x q.y q.z q.w    at the origin, unrotated
-    /VMC/Ext/Bone/Pos  (string) bone, (float) p.x p.y p.z, q.x q.y q.z q.w      per bone of VMC_BONES
+    /VMC/Ext/Root/Pos  (string) "root", (float) p.x p.y p.z, q.x q.y q.z q.w    the root on the floor, unrotated
+    /VMC/Ext/Bone/Pos  (string) bone, (float) p.x p.y p.z, q.x q.y q.z q.w      per bone of VMC_BONES sent
     /VMC/Ext/Blend/Val (string) name, (float) value                          52 ARKit names, then VRM_PRESETS
     /VMC/Ext/Blend/Apply
 
 Bones are Unity ``HumanBodyBones`` names (the VRM humanoid); each carries its local position (m)
 and local rotation relative to the T-pose, as a normalised VRM model's bones take them (every rest
 rotation the identity, i.e. each bone's frame aligned with the avatar's at rest, as umo's canonical
-skeleton's are).
+skeleton's are). The legs are sent only when the take moves them (LEG_BONES, :func:`sent_bones`).
+
+Travel: the root position is split as receivers apply it. Root/Pos carries its point on the floor
+(x, 0, z), which moves the whole avatar (EVMC4U's RootPositionSynchronize, "room-scale" movement, on by
+default); the Hips bone carries the rest, its height (0, y, 0), which only receivers that apply bone
+positions use. Together they put the hips at the root position; a receiver that keeps its own bone
+positions still walks, at its avatar's own hip height.
 
 Coordinates: umo is right-handed (Y up, the character faces +Z, its left is +X, cm); VMC uses
 Unity's left-handed frame (Y up, the character faces +Z, its right is +X, m). The change of frame is
@@ -50,8 +56,9 @@ CM_PER_M = 100.0
 # (VRM humanoid bone, canonical joint whose pose it takes, VRM parent). A bone's local rotation is
 # its joint's global rotation relative to the parent bone's joint, so canonical joints with no VRM
 # bone of their own (Spine1, Neck1, the hand's HandIndex/HandRing/HandPinky roots, the 4th finger
-# joints) pass their rotation on to the next bone down. Legs are not sent: umo keeps them at rest,
-# and receivers keep their own. A model without UpperChest (optional in VRM) loses Spine3's share
+# joints, the ForeFoot) pass their rotation on to the next bone down. The legs go last and only
+# when the take moves them: a talking take keeps them at rest, and receivers keep their own (a
+# seated avatar stays seated). A model without UpperChest (optional in VRM) loses Spine3's share
 # of the bend.
 _FINGERS = (("Thumb", "Thumb"), ("Index", "Index"), ("Middle", "Middle"), ("Ring", "Ring"), ("Little", "Pinky"))
 _SEGMENTS = ("Proximal", "Intermediate", "Distal")  # the canonical finger joints 1, 2, 3
@@ -72,7 +79,18 @@ def _arm(side: str) -> tuple[tuple[str, str, str], ...]:
     return tuple(rows)
 
 
+def _leg(side: str) -> tuple[tuple[str, str, str], ...]:
+    return (
+        (f"{side}UpperLeg", f"{side}UpLeg", "Hips"),
+        (f"{side}LowerLeg", f"{side}Leg", f"{side}UpperLeg"),
+        (f"{side}Foot", f"{side}Foot", f"{side}LowerLeg"),
+        (f"{side}Toes", f"{side}ToeBase", f"{side}Foot"),
+    )
+
+
 EYE_BONES = ("LeftEye", "RightEye")
+LEG_ROWS = (*_leg("Left"), *_leg("Right"))
+LEG_BONES: tuple[str, ...] = tuple(b for b, _, _ in LEG_ROWS)
 VMC_BONES: tuple[tuple[str, str | None, str | None], ...] = (
     ("Hips", "Hips", None),
     ("Spine", "Spine", "Hips"),
@@ -84,6 +102,7 @@ VMC_BONES: tuple[tuple[str, str | None, str | None], ...] = (
     ("RightEye", None, "Head"),
     *_arm("Left"),
     *_arm("Right"),
+    *LEG_ROWS,
 )
 BONE_NAMES: tuple[str, ...] = tuple(b for b, _, _ in VMC_BONES)
 # Where the eyes sit relative to the Head joint (cm, umo's frame): the canonical skeleton has no eye
@@ -213,10 +232,33 @@ def _joint_of(bone: str) -> str:
     return next(j for b, j, _ in VMC_BONES if b == bone)
 
 
+LEG_MOVES_RAD = 1e-4  # a leg joint turned more than this in some frame: the take moves the legs
+
+
+def sent_bones(anim: Animation) -> tuple[int, ...]:
+    """Indices into VMC_BONES of the bones a take's frames carry: all of them when the body moves a
+    leg joint (umo generate, umo dance, a retargeted capture), else all but LEG_BONES."""
+    legs = {b for b, _, _ in LEG_ROWS}
+    moving = False
+    if anim.body is not None and anim.skeleton.is_canonical():
+        joints = [JOINT_INDEX[f"{s}{j}"] for s in ("Left", "Right") for j in ("UpLeg", "Leg", "Foot", "ForeFoot", "ToeBase")]
+        moving = bool(np.abs(anim.body[:, joints]).max(initial=0.0) > LEG_MOVES_RAD)
+    return tuple(b for b, (name, _, _) in enumerate(VMC_BONES) if moving or name not in legs)
+
+
+def root_positions(anim: Animation) -> np.ndarray:
+    """(T, 3) the Root/Pos position, m, Unity's frame: the root's point on the floor (its x and z, y = 0);
+    the origin for a take without body motion."""
+    if anim.body is None:
+        return np.zeros((anim.num_frames, 3))
+    return to_unity_position(anim.root_pos * np.array([1.0, 0.0, 1.0]))
+
+
 def bone_poses(anim: Animation) -> tuple[np.ndarray, np.ndarray]:
     """Local positions (T, B, 3) m and rotations (T, B, 4) quaternions (x, y, z, w) of VMC_BONES, in
     Unity's frame, for an animation on the canonical skeleton. Without body motion the spine and
     arms stay at rest and the neck and head turn by the head angles (umo.skeleton.add_head_to_body).
+    The Hips' position is the root's height (0, y, 0), relative to Root/Pos (:func:`root_positions`).
     """
     from scipy.spatial.transform import Rotation
 
@@ -246,7 +288,7 @@ def bone_poses(anim: Animation) -> tuple[np.ndarray, np.ndarray]:
             local[:, b] = np.swapaxes(g_parent, -1, -2) @ glob[:, JOINT_INDEX[joint]]
     quat = Rotation.from_matrix(local.reshape(-1, 3, 3)).as_quat().reshape(t, len(VMC_BONES), 4)
     pos = np.tile(_rest_local_positions(), (t, 1, 1))
-    pos[:, 0] = root  # Hips: the root position
+    pos[:, 0] = root * np.array([0.0, 1.0, 0.0])  # Hips: the root's height above Root/Pos's floor point
     return to_unity_position(pos), to_unity_quaternion(quat)
 
 
@@ -282,21 +324,25 @@ def _prefixes() -> dict[str, object]:
     }
 
 
-_ROOT_POSE = np.array([0, 0, 0, 0, 0, 0, 1], dtype=">f4").tobytes()  # the origin, unrotated
+_UNROTATED = np.array([0.0, 0.0, 0.0, 1.0])
 
 
 def frame_messages(anim: Animation) -> list[list[bytes]]:
-    """Each frame's OSC messages: Root/Pos, a Bone/Pos per VMC_BONES, a Blend/Val per BLEND_NAMES,
-    Blend/Apply. anim: T frames on the canonical skeleton (or without body) -> T lists of messages."""
+    """Each frame's OSC messages: Root/Pos, a Bone/Pos per bone of :func:`sent_bones` (VMC_BONES order),
+    a Blend/Val per BLEND_NAMES, Blend/Apply. anim: T frames on the canonical skeleton (or without
+    body) -> T lists of messages."""
     pre = _prefixes()
     pos, quat = bone_poses(anim)
-    bones = np.concatenate([pos, quat], axis=-1).astype(">f4")  # (T, B, 7) big-endian, as OSC wants
+    sent = list(sent_bones(anim))
+    bones = np.concatenate([pos, quat], axis=-1)[:, sent].astype(">f4")  # (T, B', 7) big-endian, as OSC wants
+    bone_pre = [pre["bones"][b] for b in sent]
+    t = anim.num_frames
+    roots = np.concatenate([root_positions(anim), np.tile(_UNROTATED, (t, 1))], axis=1).astype(">f4")  # (T, 7)
     blends = blend_values(anim.face).astype(">f4")  # (T, 64)
-    root = pre["root"] + _ROOT_POSE
     out = []
-    for i in range(anim.num_frames):
-        msgs = [root]
-        msgs += [p + v.tobytes() for p, v in zip(pre["bones"], bones[i])]
+    for i in range(t):
+        msgs = [pre["root"] + roots[i].tobytes()]
+        msgs += [p + v.tobytes() for p, v in zip(bone_pre, bones[i])]
         row = blends[i].tobytes()  # the row's bytes: a numpy scalar would be in the machine's byte order
         msgs += [p + row[4 * k:4 * k + 4] for k, p in enumerate(pre["blends"])]
         msgs.append(pre["apply"])
