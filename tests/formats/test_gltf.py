@@ -265,6 +265,36 @@ def test_the_khronos_validator_finds_no_errors(case, glb, take, tmp_path):
     assert report["validatorVersion"] == "2.0.0-dev.3.10"  # the version pinned in .tools/package.json
 
 
+@pytest.mark.parametrize("source", ["umo generate walk", "cmu_01_01.bvh"])
+def test_root_motion_is_a_hips_translation_track_that_follows_the_bvh_root(source, tmp_path, fixtures):
+    """A body that travels (umo generate's walk and turn; a CMU capture retargeted on reading) gives the
+    Hips node a translation track: at every frame's time, the BVH root (after retargeting) in metres;
+    the file passes the validator."""
+    from umo.convert import read_any
+    from umo.formats.bvh import write_animation_bvh
+    from umo.motion.actions import synthesize
+    from umo.motion.captions import parse_caption
+
+    if source == "cmu_01_01.bvh":
+        bvh = fixtures / source
+    else:
+        walk = synthesize(parse_caption("walks forward 2 meters then turns left then walks forward").specs, 30.0)
+        bvh = tmp_path / "walk.bvh"
+        write_animation_bvh(walk.animation, bvh)
+    body = read_any(bvh)[0]  # on the canonical skeleton, as convert puts it
+    assert np.linalg.norm(body.root_pos[-1, [0, 2]] - body.root_pos[0, [0, 2]]) > 100  # it travels a metre or more
+    path = convert(bvh, tmp_path / "walk.glb").path
+    gltf, bin_ = read_glb(path)
+    tracks = channels(gltf, bin_)
+    times, trans = tracks[("Hips", "translation")]
+    np.testing.assert_allclose(times, np.arange(body.num_frames) / body.fps, atol=1e-6)
+    np.testing.assert_allclose(trans, body.root_pos * 0.01, atol=1e-6)  # float32 metres
+    assert ("Hips", "rotation") in tracks and ("LeftLeg", "rotation") in tracks  # the heading, the steps
+    report = validate(path)
+    assert report["issues"]["numErrors"] == 0, json.dumps(report["issues"]["messages"][:20], indent=1)
+    assert report["issues"]["numWarnings"] == 0, json.dumps(report["issues"]["messages"][:20], indent=1)
+
+
 # --- the command line and its errors ------------------------------------------------------------------------
 def test_cli_writes_the_glb_and_the_audio_beside_it(take, tmp_path):
     out = tmp_path / "cli" / "take.glb"
