@@ -91,6 +91,16 @@ def test_bvh_motion_arrives_on_the_canonical_skeleton(corpus, stem, caplog):
     np.testing.assert_allclose(hips_t, hips_s, atol=1e-6)
 
 
+@pytest.mark.parametrize("stem", ["smpl", "smpl_fbx", "smplh"])
+def test_smpl_namings_are_reported_as_smpl(corpus, stem):
+    """left_hip (SMPL-X), m_avg_L_Hip (SMPL's FBX, its m_avg_root above), L_Hip with L_Index1.. (SMPL-H):
+    the report names SMPL, and only the 24-joint model's hand ends (L_Hand) stay unused."""
+    _, _, mapping = read_with_mapping(_case(corpus, stem).path)
+    assert mapping.naming == "SMPL", mapping.summary()
+    unused = {n.removeprefix("m_avg_") for n in mapping.unused_source}
+    assert unused <= {"m_avg_root", "root", "L_Hand", "R_Hand", "jaw"}, mapping.summary()
+
+
 def test_livelink_variants_read(corpus):
     cases = corpus[1]
     assert len(cases) == 4

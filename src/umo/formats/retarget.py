@@ -7,8 +7,9 @@ hierarchy where a name is ambiguous or unknown:
 
 - a name is split into words: ``mixamorig:LeftForeArm``, ``Bip01 L Forearm``, ``lowerarm_l``,
   ``leftLowerArm``, ``left_elbow`` and ``Forearm.L`` all read as (Left, forearm). Namespaces
-  (``rig:``) and rig prefixes (``mixamorig1_``, ``Bip001``, ``J_Bip_``, ``CC_Base_``, ``DEF-``) are
-  dropped; a side word (Left/Right, L/R, _l/_r, .L/.R) gives the side; the rest is looked up in one
+  (``rig:``) and rig prefixes (``mixamorig1_``, ``Bip001``, ``J_Bip_``, ``CC_Base_``, ``DEF-``, SMPL's
+  FBX ``m_avg_``/``f_avg_``) are dropped; a side word (Left/Right, L/R, _l/_r, .L/.R) gives the
+  side; the rest is looked up in one
   table of synonyms (:data:`KIND_PATTERNS`: upper arm = UpperArm/UpArm/Arm/humerus, forearm =
   ForeArm/LowerArm/Elbow, hand = Hand/Wrist, thigh = UpLeg/Thigh/side+Hip, ...);
 - the structure decides the rest. An arm is found from its hand up: the forearm is the joint above
@@ -91,7 +92,7 @@ ESSENTIAL_PARTS: tuple[EssentialPart, ...] = (
 
 _NAMESPACE = re.compile(r"^.*[:|]")  # "mixamorig:LeftArm", Maya paths "|rig|Hips"
 _RIG_PREFIX = re.compile(  # prefixes that say which rig, not which joint
-    r"^(?:mixamorig\d*_|valvebiped\.bip0*\d+_?|bip0*\d+(?:[\s_]+|$)|j_bip_|cc_base_|(?:def|org|mch)[-_])",
+    r"^(?:mixamorig\d*_|valvebiped\.bip0*\d+_?|bip0*\d+(?:[\s_]+|$)|j_bip_|cc_base_|(?:def|org|mch)[-_]|[mf]_avg_)",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")  # camelCase, snake_case, digits
@@ -432,7 +433,7 @@ _SCHEMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(p, 
     ("Mixamo", r"^mixamorig"),
     ("3ds Max Biped", r"^(?:valvebiped\.)?bip0*\d+(?:\s|_|$)"),
     ("VRoid", r"^j_bip_"),
-    ("SMPL", r"^(?:left|right)_(?:collar|hip|knee|ankle)$"),
+    ("SMPL", r"^(?:[mf]_avg_)?(?:left|right|l|r)_(?:collar|hip|knee|ankle)$"),  # left_hip, L_Hip, m_avg_L_Hip
     ("Unreal mannequin", r"^(?:clavicle|upperarm|lowerarm|thigh|calf)_[lr]$"),
     ("VRM humanoid", r"^(?-i:(?:left|right)(?:UpperArm|LowerArm|UpperLeg|LowerLeg))$"),  # camelCase only
     ("CMU (ASF names)", r"^(?:upperback|thorax|[lr]humerus|[lr]radius)$"),
