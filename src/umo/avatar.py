@@ -11,7 +11,9 @@ command line must agree on, defined once and handed to the pages as data (:func:
   canonical names (which Mixamo's ``mixamorig:`` names and BEAT's share), the VRM humanoid bone names
   of the VMC sender (``umo.live.vmc.VMC_BONES``) and :data:`SYNONYMS` (Unreal mannequin, 3ds Max
   Biped, Blender and VRoid spellings). A VRM file's own humanoid map (VRM 1.0
-  ``VRMC_vrm.humanoid.humanBones``, VRM 0.x ``VRM.humanoid.humanBones``) wins over names;
+  ``VRMC_vrm.humanoid.humanBones``, VRM 0.x ``VRM.humanoid.humanBones``, a list of {bone, node})
+  wins over names; VRM 1.0's thumb is named one segment further in (:data:`VRM1_THUMBS`). A VRM 0.x
+  model faces -Z (1.0 and umo: +Z): the page turns it by its bones' rest directions;
 - **face**: morph targets named as ARKit blendshapes (any case, an exporter's ``blendShape1.``
   prefix and a ``_L``/``_R`` side suffix allowed) take the face weights; an avatar with none of
   them but with VRM expressions gets the VRM presets, computed from the ARKit weights by the
@@ -80,6 +82,15 @@ VRM_PRESET_NAMES: dict[str, tuple[str, str]] = {
 }
 
 
+# VRM 1.0 renamed the thumb's bones: its thumbMetacarpal, thumbProximal, thumbDistal are VRM 0.x's
+# (and Unity's HumanBodyBones') thumbProximal, thumbIntermediate, thumbDistal, i.e. the canonical
+# HandThumb1..3. A VRM 1.0 humanoid map is read through this table first.
+VRM1_THUMBS: dict[str, str] = {
+    f"{side.lower()}Thumb{seg}": f"{side}HandThumb{k}"
+    for side in ("Left", "Right") for k, seg in enumerate(("Metacarpal", "Proximal", "Distal"), start=1)
+}
+
+
 def _side_split(name: str) -> tuple[str, str]:
     m = _SIDE_AFFIX.match(name)
     side = m.group(1) or m.group(3)
@@ -112,8 +123,6 @@ def bone_keys() -> dict[str, str]:
         if joint is not None:
             add(vrm, joint)
     for side in ("Left", "Right"):
-        for vrm, joint in (("UpperLeg", "UpLeg"), ("LowerLeg", "Leg"), ("Foot", "Foot"), ("Toes", "ToeBase")):
-            add(side + vrm, side + joint)
         add(side + "Eye", side + "Eye")
         add(side[0] + "_eye", side + "Eye")
     for joint, names in SYNONYMS.items():
@@ -136,6 +145,11 @@ def bone_keys() -> dict[str, str]:
 
 def match_bone(name: str) -> str | None:
     return bone_keys().get(bone_key(name))
+
+
+def match_vrm_bone(bone: str, version: str) -> str | None:
+    """A VRM humanoid bone name ("leftUpperArm") of a file of ``version`` ("1.0" or "0.x") -> its canonical joint."""
+    return VRM1_THUMBS.get(bone) if version == "1.0" and bone in VRM1_THUMBS else match_bone(bone)
 
 
 def arkit_key(name: str) -> str:
@@ -161,6 +175,7 @@ def page_data() -> dict:
     sk = canonical_skeleton()
     return {
         "boneKeys": bone_keys(),
+        "vrm1Thumbs": VRM1_THUMBS,
         "namespace": _NAMESPACE.pattern,
         "rigPrefix": _RIG_PREFIX.pattern,
         "sideAffix": _SIDE_AFFIX.pattern,
@@ -239,12 +254,12 @@ def read_avatar(path: str | Path) -> AvatarMatch:
     human: dict[int, str] = {}  # node -> canonical joint, from the VRM humanoid
     if vrm1:
         for bone, spec in ((vrm1.get("humanoid") or {}).get("humanBones") or {}).items():
-            if isinstance(spec, dict) and "node" in spec and match_bone(bone):
-                human[spec["node"]] = match_bone(bone)
+            if isinstance(spec, dict) and "node" in spec and match_vrm_bone(bone, "1.0"):
+                human[spec["node"]] = match_vrm_bone(bone, "1.0")
     elif vrm0:
         for spec in (vrm0.get("humanoid") or {}).get("humanBones") or []:
-            if "node" in spec and match_bone(str(spec.get("bone", ""))):
-                human[spec["node"]] = match_bone(str(spec["bone"]))
+            if isinstance(spec, dict) and "node" in spec and match_vrm_bone(str(spec.get("bone", "")), "0.x"):
+                human[spec["node"]] = match_vrm_bone(str(spec["bone"]), "0.x")
     bones: dict[str, str] = {}
     taken: set[str] = set()
     for i in sorted(set(joints) | set(human)):

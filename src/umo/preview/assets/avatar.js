@@ -241,9 +241,10 @@
     const vrm1 = ext.VRMC_vrm, vrm0 = ext.VRM;
     const human = new Map();
     if (vrm1 && vrm1.humanoid) {
-      for (const [bone, spec] of Object.entries(vrm1.humanoid.humanBones || {})) if (spec && spec.node !== undefined && lookup(bone)) human.set(spec.node, lookup(bone));
+      const vrm1Bone = (bone) => data.vrm1Thumbs[bone] || lookup(bone); // VRM 1.0's thumb: Metacarpal, Proximal, Distal
+      for (const [bone, spec] of Object.entries(vrm1.humanoid.humanBones || {})) if (spec && spec.node !== undefined && vrm1Bone(bone)) human.set(spec.node, vrm1Bone(bone));
     } else if (vrm0 && vrm0.humanoid) {
-      for (const spec of vrm0.humanoid.humanBones || []) if (spec.node !== undefined && lookup(spec.bone || "")) human.set(spec.node, lookup(spec.bone));
+      for (const spec of vrm0.humanoid.humanBones || []) if (spec && spec.node !== undefined && lookup(spec.bone || "")) human.set(spec.node, lookup(spec.bone));
     }
     const jointOf = new Map(), taken = new Set();
     for (const i of [...new Set([...candidates, ...human.keys()])].sort((a, b) => a - b)) {
