@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from umo.constants import DEFAULT_FPS, EMOTIONS, SUPPORTED_FPS
+from umo.constants import DEFAULT_FPS, EMOTIONS, ENGINES, SUPPORTED_FPS
 from umo.errors import UmoError
 from umo.eval.cli import BENCH_SUMMARY, EVAL_SUMMARY
 from umo.live.targets import DEFAULT_SUBJECT, LIVELINK_PORT, VMC_PORT
@@ -190,7 +190,7 @@ def cmd_say(args: argparse.Namespace) -> int:
     _check_character(args)
     started = time.perf_counter()
     result = say(args.text, voice=args.voice, rate=args.rate, pitch=args.pitch, config=_config(args), log=_log,
-                 animator=args.animator, weights=args.model)
+                 animator=args.animator, weights=args.model, engine=args.engine, graph=args.onnx)
     paths = write_outputs(result.animation, args.output, speech=True, preview=not args.no_preview,
                           title=args.text[:80], log=_log, character=args.character)
     _report(paths, started)
@@ -204,7 +204,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = animate_file(args.audio, transcript=args.transcript, text=args.text, language=args.language,
                           config=_config(args), log=_log, animator=args.animator, weights=args.model,
-                          progress=_progress_bar("animating"), body=args.body, body_weights=args.body_model)
+                          progress=_progress_bar("animating"), body=args.body, body_weights=args.body_model,
+                          engine=args.engine, graph=args.onnx)
     paths = write_outputs(result.animation, args.output, preview=not args.no_preview, title=Path(args.audio).name,
                           log=_log, character=args.character)
     _report(paths, started)
@@ -276,6 +277,11 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
                             "known); auto: the model without a transcript, the rules with one "
                             f"(default {default_animator})")
         p.add_argument("--model", type=Path, help="learned model weights (default: the bundled model)")
+        p.add_argument("--engine", choices=ENGINES, default="auto",
+                       help="what runs the learned model's keyframe steps: onnx (onnxruntime, several times faster), "
+                            "torch (PyTorch), auto: onnx when a graph of the weights is at hand (the bundled model's is; "
+                            "umo export --format onnx makes one), else torch (default auto); the same frames to 1e-4")
+        p.add_argument("--onnx", type=Path, metavar="FILE", help="the weights' keyframe step as ONNX (umo export --format onnx)")
         p.add_argument("--emotion", default=EMOTIONS[0], metavar="E",
                        help=f"expression: {', '.join(EMOTIONS)} (default {EMOTIONS[0]}); brows, lids, smile/frown, "
                             "jaw energy, head pose and gesture energy. With the learned model it is an overlay on "

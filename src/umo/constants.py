@@ -55,6 +55,10 @@ JAW_MOUTH_INDICES: tuple[int, ...] = tuple(ARKIT_INDEX[n] for n in JAW_MOUTH_NAM
 UPPER_FACE_NAMES: tuple[str, ...] = tuple(n for n in ARKIT_NAMES if n.startswith(("Eye", "Brow")))
 
 
+# --- the learned model's runtime: what runs its keyframe steps (umo.inference.keyframe_graph); "auto"
+# picks onnx when a graph of the weights is at hand, else torch ----------------------------------------
+ENGINES: tuple[str, ...] = ("auto", "torch", "onnx")
+
 # --- expression: the emotions the expression layer (umo.emotion) knows, neutral first --------------
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprised", "afraid", "disgusted")
 

@@ -162,6 +162,10 @@ def test_serve_parser():
     a = parser.parse_args(["serve", "--allowed-origins", "https://a.example", "*", "--max-session-seconds", "60",
                            "--audio-idle-timeout", "5"])
     assert a.allowed_origins == ["https://a.example", "*"] and (a.max_session_seconds, a.audio_idle_timeout) == (60, 5)
+    assert (a.worker, a.engine, a.onnx) == ("process", "auto", None)
+    a = parser.parse_args(["serve", "--worker", "thread", "--engine", "onnx", "--onnx", "m.onnx"])
+    assert (a.worker, a.engine, a.onnx) == ("thread", "onnx", "m.onnx")
+    assert parser.parse_args(["serve", "--engine", "thread"]).engine == "thread"  # the old spelling of --worker
 
 
 def test_a_round_waits_for_the_other_live_streams_at_most_gather_s(tiny, monkeypatch):

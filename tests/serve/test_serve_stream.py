@@ -163,6 +163,27 @@ def test_thread_engine_equals_offline(model):
     np.testing.assert_allclose(collect(frames)["face"], model_animation(model, quantised(audio)).face, atol=TOL)
 
 
+def test_onnx_keyframe_steps_in_the_model_process_equal_offline(tmp_path):
+    """umo serve --engine onnx: the model process loads the graph and steps every session with it;
+    the frames equal the PyTorch offline path's."""
+    pytest.importorskip("onnxruntime")
+    from umo.models import UmoModel, get_config
+    from umo.models.onnx_step import KeyframeGraph, export_keyframes
+
+    torch.manual_seed(3)
+    tiny = UmoModel(get_config("tiny", window_steps=4)).eval()
+    graph = KeyframeGraph(export_keyframes(tiny, tmp_path / "tiny.onnx"), tiny)
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")
+    with running_server(tiny, graph=graph) as srv:
+        _, frames, done, _ = stream(srv.url, audio)
+        model_info = srv.status()["model"]
+        assert model_info["runs_in"] == "process" and model_info["keyframe_steps"] == "onnx"
+    ref = model_animation(tiny, quantised(audio))
+    assert done["frames"] == ref.num_frames
+    for key in ("face", "body"):
+        np.testing.assert_allclose(collect(frames)[key], getattr(ref, key), atol=TOL, err_msg=key)
+
+
 def test_a_saturated_model_is_reported_and_logged(model):
     """With sessions open and the model busy nearly all of the last seconds, the server says it is at
     capacity: once in its log (not once per second), and as the load in /healthz."""

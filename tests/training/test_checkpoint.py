@@ -138,6 +138,9 @@ def test_rng_states_round_trip():
 def test_export_refuses_a_name_it_cannot_write(tmp_path, capsys):
     from umo.cli import main
 
-    assert main(["export", str(tmp_path / "last.safetensors"), "-o", str(tmp_path / "m.onnx")]) == 2
-    assert "name the output *.safetensors" in capsys.readouterr().err
-    assert not (tmp_path / "m.onnx").exists()
+    assert main(["export", str(tmp_path / "last.safetensors"), "-o", str(tmp_path / "m.bin")]) == 2
+    assert "*.safetensors (the weights) or *.onnx (the keyframe step), not 'm.bin'" in capsys.readouterr().err
+    assert main(["export", str(tmp_path / "last.safetensors"), "--format", "safetensors", "-o",
+                 str(tmp_path / "m.onnx")]) == 2
+    assert "would hold the wrong bytes" in capsys.readouterr().err
+    assert not (tmp_path / "m.bin").exists() and not (tmp_path / "m.onnx").exists()

@@ -57,6 +57,16 @@ class AnimatorSpec:
 
 
 PHONES_SUFFIX = "+phones"  # model+phones: the learned model reading the transcript's phone timing too
+# model+onnx / model+torch: what runs the learned model's keyframe steps (umo.constants.ENGINES; bare: auto)
+ENGINE_SUFFIXES = {"+onnx": "onnx", "+torch": "torch"}
+
+
+def split_engine(base: str) -> tuple[str, str]:
+    """A model configuration without its fps -> (the name without an engine suffix, the engine)."""
+    for suffix, engine in ENGINE_SUFFIXES.items():
+        if base.endswith(suffix):
+            return base[: -len(suffix)], engine
+    return base, "auto"
 
 
 def split_fps(spec: str) -> tuple[str, int | None]:
@@ -107,7 +117,7 @@ def load_model_spec(spec: str):
     for an untrained preset, label); None for animators that are not the learned model. A
     ``+phones`` suffix (the model reading phone timing too) loads the same model."""
     base, _ = split_fps(spec)
-    base = base.removesuffix(PHONES_SUFFIX)
+    base = split_engine(base)[0].removesuffix(PHONES_SUFFIX)
     if base == "model":  # the bundled learned model
         from umo.inference import DEFAULT_WEIGHTS
 
@@ -135,17 +145,22 @@ def load_model_spec(spec: str):
 def _model(name: str, fps: int | None, phones: bool = False) -> AnimatorSpec:
     """model, model:PATH (a checkpoint or inference .safetensors) or model:PRESET (untrained: speed only).
     phones: the transcript's phone timing as the model's text tokens (needs a transcript); else audio only."""
-    model, _, label = load_model_spec(name)
+    from umo.inference import keyframe_graph
+
+    model, path, label = load_model_spec(name)
     cfg = model.cfg
     rate = fps or MODEL_FPS
+    graph = keyframe_graph(model, split_engine(split_fps(name)[0])[1], path)
+    runs = "PyTorch" if graph is None else "onnxruntime"
 
     def animate(audio: np.ndarray, timing: Timing | None) -> Animation:
         from umo.inference import model_animation
 
-        return model_animation(model, audio, timing if phones else None, rate)
+        return model_animation(model, audio, timing if phones else None, rate, graph=graph)
 
     return AnimatorSpec(
-        name, f"{label}{' + phones' if phones else ''}, {rate} fps", rate, phones, animate, stream=lambda: model.stream(),
+        name, f"{label}{' + phones' if phones else ''}, keyframe steps in {runs}, {rate} fps", rate, phones, animate,
+        stream=lambda: model.stream(graph=graph),
         lookahead_s=cfg.lookahead_frames / MODEL_FPS + FEATURE_HOP_S, chunk_s=STREAM_CHUNK_S,
         threads_via_torch=True,
     )
@@ -168,6 +183,7 @@ def _probe(name: str) -> AnimatorSpec:
 def get_animator(spec: str) -> AnimatorSpec:
     """An animator configuration by name: rules, loudness, model:PATH, each with an optional @FPS."""
     base, fps = split_fps(spec)
+    base = split_engine(base)[0]
     if base.removesuffix(PHONES_SUFFIX) == "model" or base.startswith("model:"):
         return _model(spec, fps, phones=base.endswith(PHONES_SUFFIX))
     if base == "rules":
@@ -179,10 +195,12 @@ def get_animator(spec: str) -> AnimatorSpec:
     if base == "probe" and fps is None:
         return _probe(spec)
     raise UmoError(f"unknown animator {spec!r}: use rules, loudness, probe, gen, gen:PATH, model (the bundled one), model:PATH or "
-                   "model:PRESET (+phones: reading the transcript's phone timing too; optionally @FPS, e.g. rules@60)")
+                   "model:PRESET (+phones: reading the transcript's phone timing too; +onnx / +torch: what runs the keyframe "
+                   "steps; optionally @FPS, e.g. rules@60)")
 
 
-ANIMATOR_NAMES = ("rules", "loudness", "probe", "gen", "gen:PATH", "model", "model+phones", "model:PATH", "model:PRESET")
+ANIMATOR_NAMES = ("rules", "loudness", "probe", "gen", "gen:PATH", "model", "model+phones", "model+onnx", "model+torch",
+                  "model:PATH", "model:PRESET")
 
 
 # --- baselines from the ground truth -----------------------------------------------------------------

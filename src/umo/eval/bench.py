@@ -204,10 +204,22 @@ def model_size(config: str) -> dict | None:
             "file_mib": None if path is None else path.stat().st_size / 2**20}
 
 
+def _model_runtimes(configs: list[str]) -> list[str]:
+    """What runs the keyframe steps in the run's model configurations (model+onnx, model+torch, model:
+    auto), each once, in order: the server is measured with each."""
+    from umo.eval.baselines import split_engine
+
+    out = [split_engine(c.split("@", 1)[0])[1] for c in configs
+           if c.split("@", 1)[0].startswith("model")]
+    return list(dict.fromkeys(out)) or ["auto"]
+
+
 def _model_weights(configs: list[str]) -> str | None:
     """The weights the server should run: the first model config's; None: no model in the run."""
+    from umo.eval.baselines import split_engine
+
     for c in configs:
-        base = c.split("@", 1)[0]
+        base = split_engine(c.split("@", 1)[0])[0].removesuffix("+phones")
         if base == "model":
             return "bundled"
         if base.startswith("model:"):
@@ -221,23 +233,24 @@ def _model_weights(configs: list[str]) -> str | None:
 def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT_SERVER_SESSIONS,
                    audio: Path = DEFAULT_SERVER_AUDIO, seconds: float = 10.0, chunk_ms: float = 20.0,
                    fmt: str = "json", log=None, threads: int = 1, engine: str = "process",
-                   gather_ms: float | None = None) -> list[dict]:
+                   gather_ms: float | None = None, runtime: str = "auto") -> list[dict]:
     """End-to-end latency through a fresh ``umo serve`` process (see the module docstring).
 
     weights: "bundled", a checkpoint path, or "untrained:PRESET" (an untrained model of that preset:
     the same compute, for measuring before weights exist). engine: where the server runs the model
     ("process": its own child process, the default of umo serve; "thread": the server's process).
-    gather_ms: umo serve --gather-ms (None: its default).
+    gather_ms: umo serve --gather-ms (None: its default). runtime: umo serve --engine (auto, torch, onnx).
     CPU and memory count the server's whole process tree."""
     pcm = _speech(audio, seconds)
     if gather_ms is None:
         gather_ms = _default_gather_ms()
-    with _bench_server(weights, max(sessions), threads, engine, gather_ms) as (proc, port):
+    with _bench_server(weights, max(sessions), threads, engine, gather_ms, runtime) as (proc, port):
         rows = []
+        runs = _healthz(port).get("model", {}).get("keyframe_steps", runtime)
         for n in sessions:
             if log:
-                log(f"bench: server ({engine} engine, gather {gather_ms:g} ms), {n} concurrent "
-                    "real-time session(s)")
+                log(f"bench: server ({engine} engine, keyframe steps in {runs}, gather {gather_ms:g} ms), {n} "
+                    "concurrent real-time session(s)")
             pids = _proc_tree(proc.pid)
             eng0 = _healthz(port)["engine"]
             cpu0, t0, ru0 = [_proc_cpu_s(p) for p in pids], time.perf_counter(), _self_cpu_s()
@@ -249,7 +262,7 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
                        client_cores=(_self_cpu_s() - ru0) / wall,
                        server_peak_mib=sum(_proc_peak_mib(p) for p in pids),
                        engine=_round_window(eng0, _healthz(port)["engine"]), server_engine=engine, weights=weights,
-                       gather_ms=float(gather_ms))
+                       gather_ms=float(gather_ms), runtime=runs)
             rows.append(row)
         return rows
 
@@ -269,10 +282,12 @@ def _default_gather_ms() -> float:
 
 
 @contextlib.contextmanager
-def _bench_server(weights: str, max_sessions: int, threads: int, engine: str, gather_ms: float):
-    """A fresh ``umo serve`` process on a free loopback port -> (its Popen, the port); stopped after."""
+def _bench_server(weights: str, max_sessions: int, threads: int, engine: str, gather_ms: float,
+                  runtime: str = "auto"):
+    """A fresh ``umo serve`` process on a free loopback port -> (its Popen, the port); stopped after.
+    engine: where it runs the model (process, thread); runtime: what runs the keyframe steps."""
     cmd = [sys.executable, "-m", "umo.eval.bench", "--serve-worker", weights, "--max-sessions", str(max_sessions),
-           "--threads", str(threads), "--engine", engine, "--gather-ms", str(gather_ms)]
+           "--threads", str(threads), "--engine", engine, "--gather-ms", str(gather_ms), "--runtime", runtime]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(threads))
     try:
         line = proc.stdout.readline()
@@ -291,7 +306,7 @@ def _bench_server(weights: str, max_sessions: int, threads: int, engine: str, ga
 def soak_server(weights: str = "bundled", sessions: int = DEFAULT_SOAK_SESSIONS, minutes: float = 30.0,
                 audio: Path = DEFAULT_SERVER_AUDIO, session_seconds: float = 10.0, chunk_ms: float = 20.0,
                 fmt: str = "json", log=None, threads: int = 1, engine: str = "process",
-                gather_ms: float | None = None) -> dict:
+                gather_ms: float | None = None, runtime: str = "auto") -> dict:
     """A soak of a fresh ``umo serve`` process: ``sessions`` concurrent real-time sessions of
     ``session_seconds`` of speech each, then as many new ones, round after round, until ``minutes``
     have passed (the last round finishes). The first round is the warm-up (every code path run, the
@@ -302,7 +317,7 @@ def soak_server(weights: str = "bundled", sessions: int = DEFAULT_SOAK_SESSIONS,
     pcm = _speech(audio, session_seconds)
     if gather_ms is None:
         gather_ms = _default_gather_ms()
-    with _bench_server(weights, sessions, threads, engine, gather_ms) as (proc, port):
+    with _bench_server(weights, sessions, threads, engine, gather_ms, runtime) as (proc, port):
         if log:
             log(f"soak: warm-up, {sessions} real-time session(s) of {session_seconds:g} s")
         _run_clients(port, sessions, pcm, chunk_ms, fmt)
@@ -536,7 +551,8 @@ def _format_server(rows: list[dict]) -> list[str]:
     return lines
 
 
-def _serve_worker(weights: str, max_sessions: int, threads: int, engine: str, gather_ms: float) -> int:
+def _serve_worker(weights: str, max_sessions: int, threads: int, engine: str, gather_ms: float,
+                  runtime: str = "auto") -> int:
     """A server for measure_server: prints "PORT n" once listening, then serves until terminated."""
     import asyncio
     import signal
@@ -555,10 +571,14 @@ def _serve_worker(weights: str, max_sessions: int, threads: int, engine: str, ga
         from umo.inference import load_model
 
         model = load_model(None if weights == "bundled" else weights)
+    from umo.inference import keyframe_graph
+
+    graph = keyframe_graph(model, runtime, None if weights in ("bundled",) or weights.startswith("untrained:")
+                           else weights, threads=threads)
 
     async def main() -> None:
         server = UmoServer(model, port=0, max_sessions=max_sessions, threads=threads, engine=engine,
-                           gather_s=gather_ms / 1000)
+                           gather_s=gather_ms / 1000, graph=graph)
         await server.start()
         print(f"PORT {server.bound_port}", flush=True)
         stop = asyncio.Event()
@@ -611,15 +631,16 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
             reason = "the server runs the learned model: add `model` or model:PATH to the configurations"
     text = None
     if server_sessions and importlib.util.find_spec("websockets") is not None:
-        for engine in server_engines:  # each in a fresh server process, one after the other
-            for gather in server_gather_ms:
-                server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
-                                              log=log, threads=server_threads, engine=engine, gather_ms=gather,
-                                              seconds=server_seconds)
+        for runtime in _model_runtimes(configs):
+            for engine in server_engines:  # each in a fresh server process, one after the other
+                for gather in server_gather_ms:
+                    server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
+                                                  log=log, threads=server_threads, engine=engine, gather_ms=gather,
+                                                  seconds=server_seconds, runtime=runtime)
         from umo.eval.bench_text import measure_text_server
 
         text = measure_text_server(weights or "bundled", threads=server_threads, engine=server_engines[0],
-                                   gather_ms=server_gather_ms[0], log=log)
+                                   gather_ms=server_gather_ms[0], log=log, runtime=_model_runtimes(configs)[0])
     sizes = [sz for sz in (model_size(c) for c in dict.fromkeys(configs)) if sz is not None]
     return {"audio": str(audio), "transcript": None if transcript is None else str(transcript),
             "repeats": repeats, "startup_s": startup_seconds(weights), "model_sizes": sizes, "server": server_status(server_rows, reason),
@@ -700,8 +721,11 @@ def _worker(argv: list[str]) -> int:
         w.add_argument("--threads", type=int, default=1)
         w.add_argument("--engine", choices=ENGINES, default="process")
         w.add_argument("--gather-ms", type=float, required=True)
+        from umo.constants import ENGINES as RUNTIMES  # umo serve --engine: what runs the keyframe steps
+
+        w.add_argument("--runtime", choices=RUNTIMES, default="auto")
         a = w.parse_args(argv[1:])
-        return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine, a.gather_ms)
+        return _serve_worker(a.weights, a.max_sessions, a.threads, a.engine, a.gather_ms, a.runtime)
     p = argparse.ArgumentParser(prog="python -m umo.eval.bench")
     p.add_argument("--worker", required=True)
     p.add_argument("--threads", type=int, required=True)

@@ -43,7 +43,7 @@ PIECE_MS = 20.0
 
 
 def measure_text_server(weights: str = "bundled", repeats: int = TEXT_REPEATS, piece_chars: int = PIECE_CHARS,
-                        piece_ms: float = PIECE_MS, threads: int = 1, engine: str = "process",
+                        piece_ms: float = PIECE_MS, threads: int = 1, engine: str = "process", runtime: str = "auto",
                         gather_ms: float | None = None, log=None, reply: str = REPLY) -> dict:
     """Text sessions of ``reply`` through a fresh ``umo serve`` process and the offline baseline (the module doc)."""
     from umo.eval.bench import _bench_server, _default_gather_ms
@@ -52,7 +52,7 @@ def measure_text_server(weights: str = "bundled", repeats: int = TEXT_REPEATS, p
     if gather_ms is None:
         gather_ms = _default_gather_ms()
     first = split_clauses(reply)[0]
-    with _bench_server(weights, 2, threads, engine, gather_ms) as (_, port):
+    with _bench_server(weights, 2, threads, engine, gather_ms, runtime) as (_, port):
         if log:
             log(f"bench: live text, {repeats} text session(s) of {len(reply)} characters at "
                 f"{1000 * piece_chars / piece_ms:.0f} characters per second")

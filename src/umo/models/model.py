@@ -343,8 +343,9 @@ class UmoModel(nn.Module):
         out = stepper.advance([state], [audio.numpy()], [True])[0]
         return {r: torch.from_numpy(v) for r, v in out.items()}
 
-    def stream(self, seed: int = 0):
-        """A live session: ``push(pcm) -> new final frames``, ``flush()``, ``reset()``."""
+    def stream(self, seed: int = 0, graph=None):
+        """A live session: ``push(pcm) -> new final frames``, ``flush()``, ``reset()``. graph: this
+        model's ONNX keyframe step (``umo.models.onnx_step.KeyframeGraph``) to run it in onnxruntime."""
         from umo.models.streaming import StreamingSession
 
-        return StreamingSession(self, seed=seed)
+        return StreamingSession(self, seed=seed, graph=graph)

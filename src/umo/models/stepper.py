@@ -146,6 +146,10 @@ class KVPool:
     def in_use(self) -> int:
         return self.slots - len(self.free)
 
+    def elements_per_slot(self) -> int:
+        """Keys and values one stream holds (every layer's ring)."""
+        return 2 * len(self.k) * int(np.prod(self.shape))
+
 
 class KeyframeStepper:
     """The keyframe half of the step: one backbone step for a wave of streams, their KV caches in a
@@ -276,11 +280,18 @@ class Stepper:
     A round is ``prepare`` (features, encoder, which frames become final), the keyframe waves
     (:class:`KeyframeStepper`), then ``finish`` (the interpolator): ``advance`` runs the three."""
 
-    def __init__(self, model) -> None:
+    def __init__(self, model, graph=None) -> None:
+        """graph: a :class:`umo.models.onnx_step.KeyframeGraph` of this model: the keyframe steps run
+        in onnxruntime (``OnnxKeyframeStepper``); None: in PyTorch (``KeyframeStepper``)."""
         self.model = model
         cfg = model.cfg
         self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
-        self.keys = KeyframeStepper(model)
+        if graph is None:
+            self.keys = KeyframeStepper(model)
+        else:
+            from umo.models.onnx_step import OnnxKeyframeStepper
+
+            self.keys = OnnxKeyframeStepper(model, graph)
         self.text = self.keys.text  # "unknown" phones, (2 text_dim,)
         with torch.no_grad():  # the convs' tap matrices, once
             self.enc_weights = [c.taps_weight().contiguous() for c in model.audio_encoder.stack.convs]
@@ -291,7 +302,8 @@ class Stepper:
                                                                  for c in model.mouth.stack.convs]
 
     @property
-    def pool(self) -> KVPool:
+    def pool(self):
+        """The keyframe stepper's KV pool (``KVPool``, or ``onnx_step.RingPool`` for the ONNX engine)."""
         return self.keys.pool
 
     def release(self, state: StreamState) -> None:

@@ -21,8 +21,9 @@ from umo.models.stepper import Stepper, StreamState
 
 
 class StreamingSession:
-    def __init__(self, model, seed: int = 0) -> None:
-        self.stepper = Stepper(model)
+    def __init__(self, model, seed: int = 0, graph=None) -> None:
+        """graph: the model's ONNX keyframe step (``umo.models.onnx_step.KeyframeGraph``), or None (PyTorch)."""
+        self.stepper = Stepper(model, graph)
         self.seed = seed
         self.state: StreamState = self.stepper.new_state(seed)
 
@@ -33,8 +34,7 @@ class StreamingSession:
 
     def kv_cache_elements(self) -> int:
         """Keys and values held for this stream (a ring of ``window_steps`` steps per layer)."""
-        pool = self.stepper.pool
-        return sum(k[0].numel() + v[0].numel() for k, v in zip(pool.k, pool.v)) if self.state.key.slot is not None else 0
+        return self.stepper.pool.elements_per_slot() if self.state.key.slot is not None else 0
 
     def push(self, pcm: np.ndarray) -> dict[str, np.ndarray]:
         """New samples (float32 16 kHz, any length) -> the frames that became final (maybe none)."""

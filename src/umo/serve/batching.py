@@ -156,8 +156,9 @@ class Engine:
     """
 
     def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25,
-                 gather_s: float = GATHER_S) -> None:
-        self.stepper = Stepper(model)
+                 gather_s: float = GATHER_S, graph=None) -> None:
+        """graph: the model's ONNX keyframe step (``umo.models.onnx_step.KeyframeGraph``) or None (PyTorch)."""
+        self.stepper = Stepper(model, graph)
         self.threads = threads
         self.gather_s = float(gather_s)
         self._busy_since: float | None = None  # when the first audio of the next round arrived

@@ -11,6 +11,7 @@ import os
 import sys
 
 from umo.errors import UmoError
+from umo.serve.worker import ENGINES as WORKERS  # where the model runs: "process" or "thread"
 
 SERVE_HELP = """\
 Stream speech in, get face + body frames out, over a WebSocket (protocol: docs/protocol.md).
@@ -25,7 +26,8 @@ A session sends audio to animate, or text to speak ({"type": "start", "input": "
 then synthesises it clause by clause (espeak) and sends the speech back with its frames.
 
 Every session's pending audio advances in shared batched forward passes of one model, which runs in
-a process of its own beside the server's event loop (--engine thread: in the server's process).
+a process of its own beside the server's event loop (--worker thread: in the server's process). Its
+keyframe steps run in onnxruntime when a graph of the weights is at hand (--engine, --onnx).
 The token may also come from the UMO_SERVE_TOKEN environment variable (it then stays out of `ps`).
 Browser pages may open a WebSocket only from the server's own host and port, or from --allowed-origins.
 Every session's start and end, and every server fault with its traceback, go to stderr.
@@ -56,13 +58,21 @@ def cmd_serve(args: argparse.Namespace) -> int:
         _log(f"warning: listening on {args.host} without --token: anyone who can reach this port can use it")
     limits = Limits(idle_timeout_s=args.idle_timeout, max_session_s=args.max_session_seconds,
                     audio_idle_timeout_s=args.audio_idle_timeout, max_text_chars=args.max_text_chars)
+    worker, engine = args.worker, args.engine
+    if engine in WORKERS:  # the old spelling: --engine process|thread named the worker
+        _log(f"note: --engine {engine} is now --worker {engine} (--engine picks torch or onnx)")
+        worker, engine = engine, "auto"
     import torch
+
+    from umo.inference import keyframe_graph
 
     torch.set_num_threads(args.threads)
     model = load_model(args.weights)
+    graph = keyframe_graph(model, engine, args.weights, args.onnx, args.threads)
+    _log("keyframe steps: " + ("onnxruntime" if graph is not None else "PyTorch"))
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
-                       limits=limits, threads=args.threads, engine=args.engine, gather_s=args.gather_ms / 1000,
-                       log=_log, allowed_origins=args.allowed_origins, live=live)
+                       limits=limits, threads=args.threads, engine=worker, gather_s=args.gather_ms / 1000,
+                       log=_log, allowed_origins=args.allowed_origins, live=live, graph=graph)
 
     async def main() -> None:
         await server.start()
@@ -88,7 +98,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
     from umo.serve.batching import GATHER_S
     from umo.serve.protocol import Limits
-    from umo.serve.worker import ENGINES
+    from umo.constants import ENGINES
 
     p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
                               description=SERVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -114,9 +124,14 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                         "(not browsers) are not concerned")
     p.add_argument("--weights", help="model checkpoint or inference file (default: the bundled model)")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the model worker (default 1)")
-    p.add_argument("--engine", choices=ENGINES, default="process",
+    p.add_argument("--worker", choices=WORKERS, default="process",
                    help="where the model runs: its own process (default; the server and the model each get a "
                         "core) or a thread of the server's process")
+    p.add_argument("--engine", choices=ENGINES + WORKERS, default="auto",
+                   help="what runs the keyframe steps: onnx (onnxruntime, several times faster), torch, or auto: "
+                        "onnx when a graph of the weights is at hand (the bundled model's is), else torch (default "
+                        "auto). process/thread: the old spelling of --worker")
+    p.add_argument("--onnx", metavar="FILE", help="the weights' keyframe step as ONNX (umo export --format onnx)")
     p.add_argument("--gather-ms", type=float, default=1000 * GATHER_S,
                    help="how long a round of the model may wait for the other live sessions' audio once one "
                         f"session's has arrived, so that they share one batch (default {1000 * GATHER_S:.0f}; "

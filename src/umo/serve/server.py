@@ -314,8 +314,9 @@ class UmoServer:
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
                  threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process",
                  gather_s: float = GATHER_S, log: Callable[[str], None] | None = None,
-                 allowed_origins: Sequence[str] = (), live: LiveTargets | None = None) -> None:
-        """allowed_origins: the browser origins ("https://app.example.com") whose pages may open a
+                 allowed_origins: Sequence[str] = (), live: LiveTargets | None = None, graph=None) -> None:
+        """engine: where the model's rounds run, "process" or "thread"; graph: the model's ONNX keyframe
+        step (``umo.inference.keyframe_graph``), or None for PyTorch. allowed_origins: the browser origins ("https://app.example.com") whose pages may open a
         WebSocket besides this server's own (same host and port); ``"*"``: any. Clients that send
         no Origin header (not browsers) are not concerned. live: where every session's frames are
         mirrored (VMC, Live Link Face), or None."""
@@ -344,8 +345,9 @@ class UmoServer:
         # its hosts resolved here: a wrong one is an error before the engine starts; started by start()
         self.mirror = None if self.live is None else LiveMirror(self.live, log=self.log_line)
         kind = ProcessEngine if engine == "process" else Engine
-        self.engine = kind(model, threads=threads, gather_s=gather_s)
+        self.engine = kind(model, threads=threads, gather_s=gather_s, graph=graph)
         self.engine_kind = engine
+        self.runtime = "torch" if graph is None else "onnx"
         self.ping_interval = ping_interval
         self.log = log  # the server's log (umo serve: stderr); None: the "umo.serve" logging logger
         self._monitor: asyncio.Task | None = None
@@ -445,7 +447,7 @@ class UmoServer:
     def status(self) -> dict:
         return {"ok": True, "sessions": len(self.sessions), "max_sessions": self.max_sessions,
                 "total_sessions": self.total_sessions, "engine": self.engine.stats.summary(),
-                "model": {"runs_in": self.engine_kind, **self.engine.status()}}
+                "model": {"runs_in": self.engine_kind, "keyframe_steps": self.runtime, **self.engine.status()}}
 
     # ------------------------------------------------------------------ WebSocket side
     async def _handler(self, ws) -> None:

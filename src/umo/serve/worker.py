@@ -36,7 +36,7 @@ STATS_INTERVAL_S = 0.2
 
 # ----------------------------------------------------------------------------------------- child
 def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_round_s: float,
-                gather_s: float) -> None:
+                gather_s: float, graph_path: str | None = None) -> None:
     """The model process: an Engine fed from conn_in; results and statistics to conn_out."""
     import signal
 
@@ -49,7 +49,12 @@ def _child_main(conn_in, conn_out, model_bytes: bytes, threads: int | None, max_
         torch.set_num_threads(threads)
     try:
         model = pickle.loads(model_bytes)
-        engine = Engine(model, threads=threads, max_round_s=max_round_s, gather_s=gather_s)
+        graph = None
+        if graph_path is not None:  # the keyframe step in onnxruntime (the parent checked it matches the model)
+            from umo.models.onnx_step import KeyframeGraph
+
+            graph = KeyframeGraph(graph_path, None, threads or 1)
+        engine = Engine(model, threads=threads, max_round_s=max_round_s, gather_s=gather_s, graph=graph)
         engine.warm_up()
         gc.collect()
         gc.freeze()  # the model and the imports: never scanned again by the cyclic collector during rounds
@@ -194,12 +199,15 @@ class ProcessEngine:
     rounds in a child process (see the module doc). ``warm_up`` starts the child and waits until its
     model is warm; ``start`` is then a no-op, so servers call the two in the same order either way."""
 
-    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25, gather_s: float | None = None) -> None:
+    def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25, gather_s: float | None = None,
+                 graph=None) -> None:
+        """graph: the model's ONNX keyframe step (``KeyframeGraph``): the child loads the same file."""
         from umo.serve.batching import GATHER_S, lookahead_seconds
 
         self.lookahead_s = lookahead_seconds(model.cfg)
         self._model_bytes = pickle.dumps(model)
         self.threads, self.max_round_s = threads, max_round_s
+        self.graph_path = None if graph is None else str(graph.path)
         self.gather_s = GATHER_S if gather_s is None else float(gather_s)
         self.stats = _Stats()
         self.handles: dict[int, ProcessStreamHandle] = {}
@@ -225,7 +233,8 @@ class ProcessEngine:
         child_in, self._conn = ctx.Pipe(duplex=False)  # (reader end, writer end)
         self._results, child_out = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_child_main, name="umo-model",
-                                 args=(child_in, child_out, self._model_bytes, self.threads, self.max_round_s, self.gather_s),
+                                 args=(child_in, child_out, self._model_bytes, self.threads, self.max_round_s, self.gather_s,
+                                       self.graph_path),
                                  daemon=True)
         self._proc.start()
         child_in.close()

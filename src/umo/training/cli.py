@@ -163,13 +163,34 @@ def add_train_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def cmd_export(args: argparse.Namespace) -> int:
-    if args.output.suffix.lower() != ".safetensors":
-        # an .onnx (or any other) name used to get safetensors bytes silently
-        from umo.errors import UmoError
+EXPORT_FORMATS = {".safetensors": "safetensors", ".onnx": "onnx"}  # suffix -> --format
 
-        raise UmoError(f"umo export writes safetensors weights: name the output *.safetensors, not "
-                       f"{args.output.name!r} (ONNX export is not available yet)")
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from umo.errors import UmoError
+
+    suffix = args.output.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        # an .onnx (or any other) name used to get safetensors bytes silently
+        raise UmoError(f"umo export writes *.safetensors (the weights) or *.onnx (the keyframe step), not "
+                       f"{args.output.name!r}")
+    fmt = args.format or EXPORT_FORMATS[suffix]
+    if EXPORT_FORMATS[suffix] != fmt:
+        raise UmoError(f"--format {fmt} writes a *.{fmt} file: {args.output.name!r} would hold the wrong bytes")
+    if fmt == "onnx":
+        import torch
+
+        from umo.models.checkpoint import load_checkpoint
+        from umo.models.onnx_step import export_keyframes
+
+        torch.set_num_threads(max(1, min(4, os.cpu_count() or 1)))
+        model, _ = load_checkpoint(args.checkpoint)
+        _log(f"exporting the keyframe step of {args.checkpoint.name} to ONNX (~30 s)")
+        path = export_keyframes(model, args.output)
+        _log(f"{path.stat().st_size / 2**20:.1f} MiB; run it with: umo animate AUDIO --model {args.checkpoint} "
+             f"--onnx {path} (or umo serve --weights ... --onnx ...)")
+        print(path)
+        return 0
     import torch
 
     from umo.training.checkpoint import export_inference
@@ -184,10 +205,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 def add_export_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("export", help=EXPORT_SUMMARY,
                               description="Write only the EMA weights (float16 by default) and the model "
-                                          "config of a training checkpoint: the file inference loads.")
-    p.add_argument("checkpoint", type=Path, help="RUN_DIR/last.safetensors")
-    p.add_argument("-o", "--output", required=True, type=Path, help="the .safetensors file to write")
-    p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default="float16")
+                                          "config of a training checkpoint: the file inference loads "
+                                          "(-o FILE.safetensors); or the keyframe step of a checkpoint or "
+                                          "inference file as an ONNX graph for onnxruntime (-o FILE.onnx: "
+                                          "umo animate/serve --onnx FILE run it; the same frames to 1e-4).")
+    p.add_argument("checkpoint", type=Path, help="RUN_DIR/last.safetensors, or an inference file (for --format onnx)")
+    p.add_argument("-o", "--output", required=True, type=Path, help="the .safetensors or .onnx file to write")
+    p.add_argument("--format", choices=tuple(EXPORT_FORMATS.values()), default=None,
+                   help="safetensors (the weights) or onnx (the keyframe step); default: from the output's suffix")
+    p.add_argument("--dtype", choices=("float16", "bfloat16", "float32"), default="float16",
+                   help="safetensors: the weights' type (default float16)")
     p.set_defaults(func=cmd_export)
     return p
 

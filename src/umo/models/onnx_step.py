@@ -1,0 +1,401 @@
+"""The keyframe step in ONNX: export, and an onnxruntime twin of :class:`KeyframeStepper`.
+
+The keyframe step (one backbone pass over a wave of 5-token steps, the keyframe head, the code draw)
+is nearly all of the model's compute per frame, and at one stream it is small matrices behind many
+PyTorch calls: the call overhead costs more than the arithmetic. :class:`KeyframeCore` writes the
+step as one pure function of tensors, which ``torch.onnx.export`` turns into a graph;
+:class:`OnnxKeyframeStepper` runs that graph in onnxruntime behind the same interface as
+``KeyframeStepper`` (``new_key``, ``release``, ``keyframe_step``), so ``Stepper`` (offline, live,
+the server's batch) takes either. The audio front (features, encoder) and the interpolator stay in
+PyTorch: they are a few percent of the time.
+
+What stays outside the graph, on purpose:
+- the uniforms of the code draw (``draw_uniforms``: a generator seeded per (seed, keyframe)), and
+- the RoPE angles, computed in float64 as ``rope_rotation`` does (a position of a long clip times an
+  inverse frequency loses 0.03 rad in float32), passed in as cos/sin.
+
+Difference from the PyTorch step: attention reads the ring as it was before this step (the entries
+this step overwrites masked out) and the step's own 5 keys beside it, instead of writing first and
+reading the ring in place; the same keys, the same softmax up to float rounding. The caller writes
+the step's keys into the ring afterwards.
+
+Dimension letters: B streams in the wave, L layers, H heads, K ring tokens (window_steps * 5), c head
+width, d model width, R regions, q code dims per region, C codebook size, E experts, h expert hidden.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from umo.constants import REGION_DIMS
+from umo.errors import UmoError
+from umo.models.backbone import TOKENS_PER_STEP
+from umo.models.keyframes import draw_uniforms
+from umo.models.moe import MoE
+
+REGIONS = tuple(REGION_DIMS)
+N = TOKENS_PER_STEP
+INPUTS = ("audio", "text", "code_vec", "first", "cos", "sin", "k_cache", "v_cache", "ring_bias", "u")
+OUTPUTS = ("vecs", "k_new", "v_new")
+OPSET = 18
+FORMAT = "umo-keyframe-step"  # the graph's metadata: what it is, and which weights it was made from
+FORMAT_VERSION = 1
+
+
+class KeyframeCore(nn.Module):
+    """One keyframe step as a pure function (for export):
+
+    audio (B, a), text (B, 2 t), code_vec (B, R q) the previous keyframe's codes, first (B,) 1.0 where
+    this is the stream's first keyframe (it reads BOS), cos/sin (B, 5, c/2) the RoPE angles of the
+    step's 5 positions, k_cache/v_cache (B, L, H, K, c) the rings before this step, ring_bias (B, K)
+    0 where a ring entry may be read and -inf where not, u (B, R) uniforms of the draw
+    -> vecs (B, R q) the drawn codes as vectors, k_new/v_new (B, L, H, 5, c) the step's keys and values.
+    """
+
+    def __init__(self, model) -> None:
+        super().__init__()
+        m = model
+        cfg = m.cfg
+        self.model = m
+        self.temperature = float(cfg.temperature)
+        fsq = m.tokenizer.fsq
+        self.register_buffer("basis", fsq.basis.clone().long())
+        self.register_buffer("levels", fsq.levels.clone().long())
+        self.register_buffer("half_width", fsq.half_width.clone().float())
+        with torch.no_grad():
+            self.register_buffer("code_w", torch.block_diag(*[m.code_tok[r].weight for r in REGIONS]).clone())
+            self.register_buffer("code_b", torch.cat([m.code_tok[r].bias for r in REGIONS]).clone())
+            self.register_buffer("step_bias", torch.zeros(N, N).masked_fill_(
+                ~torch.ones(N, N, dtype=torch.bool).tril(), float("-inf")))
+            packed = []
+            for blk in m.backbone.blocks:
+                if isinstance(blk.ffn, MoE):
+                    w1, b1, w2 = blk.ffn._packed()
+                    packed.append((w1.clone(), b1.clone(), w2.clone(), blk.ffn.b2.detach().clone()))
+                else:
+                    packed.append(None)
+        self.packed = packed
+
+    def _ffn(self, li: int, blk, x: Tensor, types: Tensor) -> Tensor:
+        """x (T, d), types (T,) -> (T, d): MoE as ``MoE.infer``'s dense form (every expert on every
+        token, weighted by the token's gate; 0 for experts it was not routed to)."""
+        ffn = blk.ffn
+        if not isinstance(ffn, MoE):
+            return ffn.infer(x, types)
+        w1, b1, w2, b2 = self.packed[li]
+        logits = ffn.router(x).float()
+        if ffn.type_bias is not None:
+            logits = logits + ffn.type_bias[types]
+        probs = torch.softmax(logits, dim=-1)
+        top_p, top_i = probs.topk(ffn.top_k, dim=-1)
+        gates = top_p / top_p.sum(-1, keepdim=True)
+        t = x.shape[0]
+        g = torch.zeros(t, ffn.n_experts, dtype=x.dtype).scatter(1, top_i, gates)  # (T, E)
+        h = F.gelu(x @ w1 + b1).view(t, ffn.n_experts, ffn.hidden) * g[:, :, None]  # (T, E, h)
+        return h.reshape(t, -1) @ w2 + g @ b2
+
+    def forward(self, audio: Tensor, text: Tensor, code_vec: Tensor, first: Tensor, cos: Tensor, sin: Tensor,
+                k_cache: Tensor, v_cache: Tensor, ring_bias: Tensor, u: Tensor
+                ) -> tuple[Tensor, Tensor, Tensor]:
+        m = self.model
+        bb = m.backbone
+        b = audio.shape[0]
+        d = m.cfg.d_model
+        r = len(REGIONS)
+        a_tok = m.audio_tok(audio)  # (B, d)
+        t_tok = m.text_tok(text)  # (B, d)
+        codes = F.linear(code_vec, self.code_w, self.code_b).view(b, r, d)
+        f = first.view(b, 1, 1)
+        codes = codes * (1.0 - f) + m.bos[None] * f  # BOS before a stream's first keyframe
+        x = torch.cat([torch.stack([a_tok, t_tok], 1), codes], 1) + m.type_emb  # (B, 5, d)
+        hh = bb.blocks[0].attn.n_heads
+        c = d // hh
+        cos_, sin_ = cos[:, None], sin[:, None]  # (B, 1, 5, c/2)
+        bias = torch.cat([ring_bias[:, None, :].expand(b, N, ring_bias.shape[1]),
+                          self.step_bias[None].expand(b, N, N)], dim=2)[:, None]  # (B, 1, 5, K + 5)
+        types = m.token_types.repeat(b)  # (B 5,)
+        k_out, v_out = [], []
+        last = len(bb.blocks) - 1
+        for li, blk in enumerate(bb.blocks):
+            att = blk.attn
+            xn = F.rms_norm(x, blk.norm1.weight.shape, blk.norm1.weight, blk.norm1.eps)
+            q, k, v = att.qkv(xn).view(b, N, 3, hh, c).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
+            q, k = _rope(q, cos_, sin_), _rope(k, cos_, sin_)
+            k_out.append(k)
+            v_out.append(v)
+            keys = torch.cat([k_cache[:, li], k], dim=2)  # (B, H, K + 5, c)
+            vals = torch.cat([v_cache[:, li], v], dim=2)
+            bl = bias
+            if li == last:  # only the region tokens feed the head: the audio and text tokens stop here
+                x, q, types, bl = x[:, 2:], q[:, :, 2:], types.view(b, N)[:, 2:].reshape(-1), bias[:, :, 2:]
+            nq = q.shape[2]
+            s = torch.matmul(q * c ** -0.5, keys.transpose(-1, -2)) + bl  # (B, H, nq, K + 5)
+            y = torch.matmul(torch.softmax(s, dim=-1), vals)  # (B, H, nq, c)
+            x = x + att.proj(y.transpose(1, 2).reshape(b, nq, d))
+            xn = F.rms_norm(x, blk.norm2.weight.shape, blk.norm2.weight, blk.norm2.eps)
+            x = x + self._ffn(li, blk, xn.reshape(b * nq, d), types).view(b, nq, d)
+        h = F.rms_norm(x, bb.norm.weight.shape, bb.norm.weight, bb.norm.eps)  # (B, R, d)
+        logits = torch.stack([m.head.heads[rg](h[:, i]) for i, rg in enumerate(REGIONS)], 1)  # (B, R, C)
+        cbs = logits.shape[-1]
+        if self.temperature <= 0:
+            drawn = logits.argmax(-1)
+        else:  # sample_codes' inverse CDF: the first index whose cumulative mass exceeds u * total
+            cdf = torch.softmax(logits / self.temperature, dim=-1).cumsum(-1)  # (B, R, C)
+            thr = u[..., None] * cdf[..., -1:]
+            drawn = (cdf <= thr).sum(-1).clamp(max=cbs - 1)  # (B, R)
+        digits = torch.div(drawn[..., None], self.basis, rounding_mode="floor") % self.levels  # (B, R, q)
+        vecs = (digits.float() - self.half_width) / self.half_width
+        return vecs.reshape(b, -1), torch.stack(k_out, 1), torch.stack(v_out, 1)
+
+
+def _rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+    """x (B, H, 5, c), channel pairs (2i, 2i + 1) rotated: ``backbone.rope`` with given cos/sin."""
+    x1, x2 = x[..., 0::2], x[..., 1::2]
+    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+
+
+def rope_cos_sin(pos: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
+    """positions (B, 5) -> cos, sin (B, 5, c/2) float32, the angles in float64 as ``rope_rotation``."""
+    inv = 10000.0 ** (-np.arange(0, c, 2, dtype=np.float64) / c)
+    ang = pos.astype(np.float64)[..., None] * inv
+    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+
+
+class RingPool:
+    """Every stream's KV ring in one array per cache, (slots, L, H, K, c) float32: a stream's ring is
+    contiguous (one stream's cache is a view, no copy, at a batch of one)."""
+
+    def __init__(self, n_layers: int, heads: int, keep: int, head_dim: int, slots: int = 8) -> None:
+        self.shape = (n_layers, heads, keep, head_dim)
+        self.k = np.zeros((slots, *self.shape), np.float32)
+        self.v = np.zeros((slots, *self.shape), np.float32)
+        self.free = list(range(slots - 1, -1, -1))
+
+    @property
+    def slots(self) -> int:
+        return self.k.shape[0]
+
+    def acquire(self) -> int:
+        if not self.free:  # grow: twice the slots
+            n = self.slots
+            self.k = np.concatenate([self.k, np.zeros_like(self.k)])
+            self.v = np.concatenate([self.v, np.zeros_like(self.v)])
+            self.free = list(range(2 * n - 1, n - 1, -1))
+        return self.free.pop()
+
+    def release(self, slot: int) -> None:
+        self.free.append(slot)
+
+    def in_use(self) -> int:
+        return self.slots - len(self.free)
+
+    def elements_per_slot(self) -> int:
+        """Keys and values one stream holds."""
+        return 2 * int(np.prod(self.shape))
+
+
+# ------------------------------------------------------------------------------------ export
+GRAPH_CONFIG = ("temperature", "window_steps", "n_heads", "moe_top_k", "fsq_levels")  # what the graph bakes in
+# beside the weights (the other sizes follow from the weights' shapes; the rest of the config is not its concern)
+
+
+def model_fingerprint(model) -> str:
+    """sha256 over every weight as float32 and the config fields the graph bakes in (``GRAPH_CONFIG``):
+    which model a graph was made from."""
+    cfg = {k: getattr(model.cfg, k) for k in GRAPH_CONFIG}
+    h = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=list).encode())
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(t.detach().float().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def export_keyframes(model, path: str | Path) -> Path:
+    """Write the model's keyframe step as an ONNX graph (``KeyframeCore``, the batch size dynamic),
+    its weights stored as float16 where that is exact (the bundled weights are float16: all of them)
+    and cast back to float32 once when onnxruntime loads it. Metadata: the format, the weights'
+    fingerprint, the config. Needs the ``onnx`` and ``onnxscript`` packages (umo's dependencies)."""
+    import onnx
+
+    path = Path(path)
+    cfg = model.cfg
+    core = KeyframeCore(model).eval()
+    layers, heads = len(model.backbone.blocks), model.backbone.blocks[0].attn.n_heads
+    c, keep = cfg.d_model // heads, cfg.window_steps * N
+    b = 2
+    args = (torch.zeros(b, cfg.audio_dim), torch.zeros(b, 2 * cfg.text_dim),
+            torch.zeros(b, len(REGIONS) * len(cfg.fsq_levels)), torch.zeros(b), torch.zeros(b, N, c // 2),
+            torch.zeros(b, N, c // 2), torch.zeros(b, layers, heads, keep, c), torch.zeros(b, layers, heads, keep, c),
+            torch.zeros(b, keep), torch.full((b, len(REGIONS)), 0.5))
+    batch = torch.export.Dim("B", min=1, max=65536)
+    quiet = logging.getLogger("torch.onnx")
+    level = quiet.level
+    quiet.setLevel(logging.ERROR)  # the exporter's notes on packages it does not need (torchvision) and its API
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prog = torch.onnx.export(core, args, dynamo=True, dynamic_shapes=tuple({0: batch} for _ in args),
+                                     input_names=list(INPUTS), output_names=list(OUTPUTS), opset_version=OPSET,
+                                     verbose=False)
+    except ImportError as e:
+        raise UmoError(f"ONNX export needs the onnx and onnxscript packages ({e}): pip install onnx onnxscript") from None
+    finally:
+        quiet.setLevel(level)
+    proto = _float16_initializers(prog.model_proto)
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "fingerprint": model_fingerprint(model),
+            "config": json.dumps(dataclasses.asdict(cfg), default=list)}
+    del proto.metadata_props[:]
+    for k, v in meta.items():
+        proto.metadata_props.add(key=k, value=str(v))
+    tmp = path.with_name(path.name + ".part")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    onnx.save(proto, str(tmp))
+    tmp.replace(path)
+    return path
+
+
+def _float16_initializers(proto):
+    """Large float32 initializers whose values float16 holds exactly -> float16 + a Cast node (half the
+    file; onnxruntime folds the casts when it loads the graph)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    g = proto.graph
+    casts = []
+    for init in list(g.initializer):
+        if init.data_type != TensorProto.FLOAT:
+            continue
+        w = numpy_helper.to_array(init)
+        if w.size < 1024:
+            continue
+        h = w.astype(np.float16)
+        if not np.array_equal(h.astype(np.float32), w):
+            continue
+        name = init.name
+        half = numpy_helper.from_array(h, name + "__f16")
+        g.initializer.remove(init)
+        g.initializer.append(half)
+        casts.append(helper.make_node("Cast", [name + "__f16"], [name], to=TensorProto.FLOAT, name=name + "__cast"))
+    for node in reversed(casts):
+        g.node.insert(0, node)
+    return proto
+
+
+# ------------------------------------------------------------------------------------ runtime
+class KeyframeGraph:
+    """A keyframe-step graph loaded in onnxruntime, shared by every stepper of one model (the live
+    server's batch, the offline clip, each live stream): load once, step many.
+
+    Checks on load that the graph is umo's keyframe step, of a version this umo reads, exported from
+    the very weights of ``model`` (its fingerprint), unless ``check`` is False."""
+
+    def __init__(self, path: str | Path, model=None, threads: int = 1, check: bool = True) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise UmoError("the ONNX engine needs onnxruntime (pip install onnxruntime), or use --engine torch") from None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise UmoError(f"ONNX file not found: {self.path}")
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = max(1, int(threads))
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's own error types: a file it cannot read
+            raise UmoError(f"{self.path} is not an ONNX model onnxruntime can load ({str(e).splitlines()[0]})") from None
+        self.meta = dict(self.session.get_modelmeta().custom_metadata_map)
+        if self.meta.get("format") != FORMAT:
+            raise UmoError(f"{self.path} is an ONNX file but not umo's keyframe step (write one with "
+                           "`umo export WEIGHTS --format onnx -o FILE.onnx`)")
+        if int(self.meta.get("version", 0)) > FORMAT_VERSION:
+            raise UmoError(f"{self.path} was written by a newer umo (version {self.meta['version']}); upgrade umo")
+        if check and model is not None and self.meta.get("fingerprint") != model_fingerprint(model):
+            raise UmoError(f"{self.path} was exported from other weights than the model loaded: export it "
+                           "again (umo export WEIGHTS --format onnx -o FILE.onnx) or use --engine torch")
+
+    def run(self, feed: dict[str, np.ndarray]) -> list[np.ndarray]:
+        return self.session.run(None, feed)
+
+
+class OnnxKeyframeStepper:
+    """:class:`umo.models.stepper.KeyframeStepper` with the step in onnxruntime: the same interface
+    and state (``KeyState``), the same codes up to float rounding (the tests hold them equal)."""
+
+    def __init__(self, model, graph: KeyframeGraph) -> None:
+        self.graph = graph
+        self.model = model
+        cfg = model.cfg
+        self.ring = cfg.window_steps
+        self.keep = cfg.window_steps * N
+        self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
+        layers, heads = len(model.backbone.blocks), model.backbone.blocks[0].attn.n_heads
+        self.head_dim = cfg.d_model // heads
+        self.pool = RingPool(layers, heads, self.keep, self.head_dim)
+        with torch.no_grad():
+            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
+        self._text_np = self.text.numpy()[None]
+
+    def new_key(self, seed: int = 0):
+        from umo.models.stepper import KeyState
+
+        return KeyState(seed=int(seed), code_vec=torch.zeros(self.code_dim))
+
+    def release(self, key) -> None:
+        if key.slot is not None:
+            self.pool.release(key.slot)
+            key.slot = None
+
+    def keyframe_step(self, rows: list[tuple]) -> Tensor:
+        """rows: (key state, audio (a,), text (2 text_dim,) or None, keyframe index k) -> codes as
+        vectors (B, R q); advances each row's ring and ``code_vec`` (as ``KeyframeStepper``)."""
+        b = len(rows)
+        keys = [r[0] for r in rows]
+        for key in keys:
+            if key.slot is None:
+                key.slot = self.pool.acquire()
+        audio = torch.stack([r[1] for r in rows]).numpy()
+        if all(r[2] is None for r in rows):
+            text = np.repeat(self._text_np, b, axis=0)
+        else:
+            text = torch.stack([self.text if r[2] is None else r[2] for r in rows]).numpy()
+        code = torch.stack([key.code_vec for key in keys]).numpy()
+        steps = np.array([key.steps for key in keys])
+        first = (steps == 0).astype(np.float32)
+        pos = np.array([key.pos for key in keys])[:, None] + np.arange(N)  # (B, 5)
+        cos, sin = rope_cos_sin(pos, self.head_dim)
+        col = (steps % self.ring) * N  # where this step's keys go in each ring
+        filled = np.minimum(steps, self.ring) * N  # ring entries written before this step
+        ar = np.arange(self.keep)
+        ok = (ar < filled[:, None]) & ~((ar >= col[:, None]) & (ar < col[:, None] + N))
+        ring_bias = np.where(ok, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
+        u = draw_uniforms([(key.seed, r[3]) for key, r in zip(keys, rows)], len(REGIONS)).numpy().astype(np.float32)
+        slots = [key.slot for key in keys]
+        if b == 1:  # a view: no copy of the ring
+            kc, vc = self.pool.k[slots[0]:slots[0] + 1], self.pool.v[slots[0]:slots[0] + 1]
+        else:
+            kc, vc = self.pool.k[slots], self.pool.v[slots]
+        vecs, k_new, v_new = self.graph.run(dict(zip(INPUTS, (audio, text, code, first, cos, sin, kc, vc,
+                                                              ring_bias, u))))
+        for i, (key, s) in enumerate(zip(keys, slots)):
+            c0 = int(col[i])
+            self.pool.k[s, :, :, c0:c0 + N] = k_new[i]
+            self.pool.v[s, :, :, c0:c0 + N] = v_new[i]
+            key.pos += N
+            key.steps += 1
+        out = torch.from_numpy(vecs)
+        for key, vec in zip(keys, out):
+            key.code_vec = vec
+        return out
