@@ -23,12 +23,15 @@ REGIONS = tuple(REGION_DIMS)
 STUDENT = dict(student_dim=8, student_channels=16, student_dilations=(1, 2, 4), teacher="tiny.en:2", teacher_dim=16)
 
 
+# mouth: None (no mouth head) or the head's mel taps (empty: the encoder frames only)
 @pytest.mark.parametrize("lookahead,stride,with_phones,student,mouth", [
-    (2, 2, False, False, False), (0, 1, True, False, False), (4, 4, True, False, True), (2, 2, True, True, True)])
+    (2, 2, False, False, None), (0, 1, True, False, None), (4, 4, True, False, ()), (2, 2, True, True, (0, 3, 11)),
+    (0, 2, False, False, (0, 4))])
 def test_incremental_step_equals_the_parallel_training_pass(speech, monkeypatch, lookahead, stride, with_phones,
                                                             student, mouth):
+    head = {} if mouth is None else {"mouth_dim": 16, "mouth_dilations": (1, 2), "mouth_mel_taps": mouth}
     model = tiny(lookahead_frames=lookahead, keyframe_stride=stride, window_steps=3,  # the window slides
-                 **(STUDENT if student else {}), **({"mouth_dim": 16, "mouth_dilations": (1, 2)} if mouth else {}))
+                 **(STUDENT if student else {}), **head)
     audio = torch.from_numpy(speech)
     t = (audio.numel() * 30 + 15999) // 16000
     phones = torch.as_tensor(np.random.default_rng(0).integers(-1, 20, t)) if with_phones else None
@@ -61,8 +64,8 @@ def test_incremental_step_equals_the_parallel_training_pass(speech, monkeypatch,
         ref_zq = torch.cat([model.tokenizer.fsq.codes_to_vectors(ref_codes[:, i]) for i in range(len(REGIONS))], 1)
         torch.testing.assert_close(zq, ref_zq)  # the same draws from the same logits
         y = model.interp(zq[None], a, txt)
-        if mouth:  # the mouth head's channels replace the decoder's
-            y[..., list(MOUTH_CHANNELS)] = model.mouth(a, txt)
+        if mouth is not None:  # the mouth head's channels replace the decoder's
+            y[..., list(MOUTH_CHANNELS)] = model.mouth_frames(audio[None], a, txt)
         y = model.split_regions(y[0])
     for r in REGIONS:
         np.testing.assert_allclose(got[r].numpy(), model.denormalise(r, y[r]).numpy(), atol=1e-4, rtol=0)

@@ -67,6 +67,16 @@ def test_stream_equals_generate(speech, chunking, lookahead, stride, student):
         np.testing.assert_allclose(got[r], ref[r].numpy(), atol=1e-4, rtol=0)
 
 
+@pytest.mark.parametrize("chunking", ["160", "odd", "random"])
+def test_stream_with_mel_taps_in_the_mouth_head_equals_generate(speech, chunking):
+    """The mouth head's log-mel taps read frames up to 16 back: a stream keeps them across rounds."""
+    model = tiny(mouth_dim=16, mouth_dilations=(1, 2), mouth_mel_taps=(0, 4, 16))
+    ref = model.generate(torch.from_numpy(speech), seed=4)
+    got = run_stream(model, speech, CHUNKINGS[chunking], seed=4)
+    for r in REGION_DIMS:
+        np.testing.assert_allclose(got[r], ref[r].numpy(), atol=1e-4, rtol=0)
+
+
 def test_push_returns_exactly_the_final_frames(speech):
     la = 2
     model = tiny(lookahead_frames=la)

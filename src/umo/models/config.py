@@ -71,6 +71,9 @@ class ModelConfig:
     # --- mouth head (mouth.py): jaw + mouth from the dense audio, not through the keyframe codes; 0: none ---
     mouth_dim: int = 0
     mouth_dilations: tuple[int, ...] = (1, 2, 4, 8)  # causal receptive field 31 motion frames (1 s)
+    # feature frames before each frame's lookahead read where the head also reads the log-mel + prosody,
+    # e.g. (0, 4, 8, 12, 16): the 160 ms up to the lookahead; empty: the encoder frames only
+    mouth_mel_taps: tuple[int, ...] = ()
     # --- sampling ---
     temperature: float = 0.7  # keyframe code sampling temperature (0 = argmax)
     # --- losses ---
@@ -83,7 +86,7 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         for f in ("audio_dilations", "fsq_levels", "tok_dilations", "interp_dilations", "student_dilations",
-                  "mouth_dilations"):
+                  "mouth_dilations", "mouth_mel_taps"):
             setattr(self, f, tuple(int(v) for v in getattr(self, f)))
         if self.lookahead_frames < 0:
             raise UmoError(f"lookahead_frames must be >= 0 (got {self.lookahead_frames}); 0, 2 or 4 are usual")
@@ -95,6 +98,8 @@ class ModelConfig:
             raise UmoError(f"moe_top_k must be in 1..moe_experts={self.moe_experts} (got {self.moe_top_k})")
         if any(level < 2 for level in self.fsq_levels) or not self.fsq_levels:
             raise UmoError(f"fsq_levels {self.fsq_levels}: every level must be >= 2")
+        if any(tap < 0 for tap in self.mouth_mel_taps):
+            raise UmoError(f"mouth_mel_taps {self.mouth_mel_taps}: taps count feature frames back, >= 0")
         if self.window_steps < 1:
             raise UmoError("window_steps must be >= 1")
         if self.student_dim < 0 or (self.student_dim and (self.teacher_dim < self.student_dim or not self.teacher)):

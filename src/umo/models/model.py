@@ -35,7 +35,7 @@ from umo.models.features import AudioEncoder, LogMelProsody, feature_index, num_
 from umo.models.interpolate import Interpolator
 from umo.models.keyframes import KeyframeHead, expected_code_vectors
 from umo.models.moe import MoE
-from umo.models.mouth import MOUTH_CHANNELS, MouthHead
+from umo.models.mouth import MOUTH_CHANNELS, MouthHead, mel_taps
 from umo.models.phones import UNKNOWN_PHONE
 from umo.models.student import SpeechStudent
 from umo.models.tokenizer import MotionTokenizer
@@ -70,7 +70,8 @@ class UmoModel(nn.Module):
         self.backbone = Backbone(d, cfg.n_layers, cfg.n_heads, cfg.window_steps, cfg.expert_hidden,
                                  cfg.moe_experts, cfg.moe_top_k, cfg.dense_ffn, cfg.moe_type_bias)
         self.head = KeyframeHead(d, REGIONS, cfg.codebook_size)
-        self.mouth = MouthHead(cfg.audio_dim, 2 * cfg.text_dim, cfg.mouth_dim, cfg.mouth_dilations) if cfg.mouth_dim else None
+        self.mouth = MouthHead(cfg.audio_dim, 2 * cfg.text_dim, cfg.mouth_dim, cfg.mouth_dilations,
+                               self.features.n_features * len(cfg.mouth_mel_taps)) if cfg.mouth_dim else None
         self.interp = Interpolator(len(REGIONS) * q, cfg.audio_dim, 2 * cfg.text_dim, cfg.interp_dim,
                                    cfg.interp_dilations, cfg.keyframe_stride, sum(REGION_DIMS.values()))
         # stage 2: projections of audio and motion latents into a shared contrastive space
@@ -109,12 +110,20 @@ class UmoModel(nn.Module):
         speech_features (B, F', student_dim): what the student would give, from elsewhere (the teacher
         itself, offline: ``SpeechStudent.teacher_targets``), cut or padded (repeating its last frame)
         to the F feature frames."""
-        la = self.cfg.lookahead_frames
-        need = samples_needed(t - 1, la)
+        feats = self.front_features(audio, t)
+        h = self.audio_encoder(self.speech_inputs(feats, speech_features))  # (B, F, a)
+        return h[:, self.frame_feature_index(t, audio.device)]
+
+    def front_features(self, audio: Tensor, t: int) -> Tensor:
+        """audio (B, S) -> the front end's (B, F, C) over exactly the samples T frames need (the signal
+        cut or padded with silence)."""
+        need = samples_needed(t - 1, self.cfg.lookahead_frames)
         audio = audio[:, :need] if audio.shape[1] >= need else F.pad(audio, (0, need - audio.shape[1]))
-        h = self.audio_encoder(self.speech_inputs(self.features(audio.float()), speech_features))  # (B, F, a)
-        idx = torch.tensor([feature_index(i + la) for i in range(t)], device=audio.device)
-        return h[:, idx]
+        return self.features(audio.float())
+
+    def frame_feature_index(self, t: int, device: torch.device | None = None) -> Tensor:
+        """(T,) the feature frame each motion frame reads: feature_index(i + L)."""
+        return torch.tensor([feature_index(i + self.cfg.lookahead_frames) for i in range(t)], device=device)
 
     def speech_inputs(self, feats: Tensor, speech_features: Tensor | None = None) -> Tensor:
         """The audio encoder's input: log-mel + prosody (B, F, C), and the student's features beside
@@ -301,7 +310,17 @@ class UmoModel(nn.Module):
         ch = list(MOUTH_CHANNELS)
         target = self.normalise("face", batch["face"])[..., ch]
         m = face_mask[..., ch]
-        return ((self.mouth(a, txt) - target).pow(2) * m).sum() / m.sum().clamp(min=1.0)
+        return ((self.mouth_frames(batch["audio"], a, txt) - target).pow(2) * m).sum() / m.sum().clamp(min=1.0)
+
+    def mouth_frames(self, audio: Tensor, a: Tensor, txt: Tensor) -> Tensor:
+        """The mouth head over a clip: audio (B, S), its encoder frames a (B, T, a) and text features
+        (B, T, 2 text_dim) -> (B, T, M) normalised mouth channels."""
+        taps = self.cfg.mouth_mel_taps
+        if not taps:
+            return self.mouth(a, txt)
+        t = a.shape[1]
+        mel = mel_taps(self.front_features(audio, t), self.frame_feature_index(t, a.device), taps)  # (B, T, K C)
+        return self.mouth(a, txt, mel)
 
     def _input_mask(self, batch: dict[str, Tensor], r: str) -> Tensor:
         if r == "face":

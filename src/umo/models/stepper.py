@@ -78,7 +78,8 @@ class StreamState:
     phones: PhoneTrack | None = None  # timed phones sent with the audio (None: none, the "unknown" text)
     n_samples: int = 0
     enc_frames: Tensor | None = None  # (f, audio_dim) encoder outputs not yet read
-    enc_start: int = 0  # feature index of enc_frames[0]
+    enc_start: int = 0  # feature index of enc_frames[0] (and of mel_frames[0])
+    mel_frames: Tensor | None = None  # (f, C) front-end frames the mouth head's mel taps may still read
     n_frames: int = 0  # motion frames made final (by prepare; their motion comes in finish)
     zq_cur_vec: Tensor | None = None  # (R q,) the latest keyframe's codes, as the interpolator pairs them
     zq_prev_vec: Tensor | None = None
@@ -95,6 +96,7 @@ class RoundPlan:
     key_pos: list[list[int]]
     stride: int
     text: Tensor | None = None  # (sum n, 2 text_dim) every frame's text features, streams in order; None: all unknown
+    mel: list[list[Tensor]] | None = None  # per stream, per frame its mouth head's mel taps (K C,); None: no taps
 
     @functools.cached_property
     def waves(self) -> list[list[tuple[int, Tensor, Tensor | None, int]]]:
@@ -286,6 +288,8 @@ class Stepper:
         self.model = model
         cfg = model.cfg
         self.la, self.stride = cfg.lookahead_frames, cfg.keyframe_stride
+        self.taps = cfg.mouth_mel_taps if cfg.mouth_dim else ()
+        self.mel_back = max(self.taps, default=0)  # feature frames kept behind the next frame's read
         if graph is None:
             self.keys = KeyframeStepper(model)
         else:
@@ -322,6 +326,7 @@ class Stepper:
             mouth_state=[] if m.mouth is None else [s[0] for s in m.mouth.init_state(1)],
             key=self.keys.new_key(seed),
             enc_frames=torch.zeros(0, m.cfg.audio_dim), zq_cur_vec=zeros, zq_prev_vec=zeros,
+            mel_frames=torch.zeros(0, m.features.n_features),
         )
 
     # ------------------------------------------------------------------ one round
@@ -362,7 +367,7 @@ class Stepper:
         if mmax > 0:
             width = (mmax - 1) * HOP_LENGTH + WIN_LENGTH
             batch = torch.stack([F.pad(u[:width], (0, max(0, width - len(u)))) for u in bufs])  # (B, width)
-            feats = m.features.frames(batch)  # (B, M, C)
+            feats = front = m.features.frames(batch)  # (B, M, C)
             if m.student is not None:  # the student beside the log-mel, stepped like the encoder
                 se = m.student.encoder
                 s, student_states = conv_stack_step(se.stack, se.inp(feats), [st.student_state for st in states],
@@ -379,6 +384,8 @@ class Stepper:
                 if m.student is not None:
                     st.student_state = student_states[s]
                 st.enc_frames = torch.cat([st.enc_frames, h[s, :n_new[s]]])
+                if self.taps:
+                    st.mel_frames = torch.cat([st.mel_frames, front[s, :n_new[s]]])
 
         # --- which frames became final, and the keyframes they need (in order, per session)
         frames: list[list[int]] = []
@@ -393,6 +400,12 @@ class Stepper:
         audio = [[st.enc_frames[feature_index(i + self.la) - st.enc_start] for i in lst]
                  for st, lst in zip(states, frames)]
         key_pos = [[j for j, i in enumerate(lst) if i % self.stride == 0] for lst in frames]
+        mel = None
+        if self.taps:  # per frame the front-end frames at its read minus each tap (zeros before the clip)
+            none = torch.zeros(m.features.n_features)
+            mel = [[torch.cat([st.mel_frames[j - st.enc_start] if j >= 0 else none
+                               for j in (feature_index(i + self.la) - tap for tap in self.taps)]) for i in lst]
+                   for st, lst in zip(states, frames)]
         text = None
         if any(st.phones is not None for st in states):  # per frame: its phone and the one L frames on
             ids, ahead = [], []
@@ -407,12 +420,13 @@ class Stepper:
             if lst:
                 st.n_frames = lst[-1] + 1
             n_feat = st.enc_start + st.enc_frames.shape[0]
-            keep_from = min(feature_index(st.n_frames + self.la), n_feat)
+            keep_from = max(0, min(feature_index(st.n_frames + self.la), n_feat) - self.mel_back)
             st.enc_frames = st.enc_frames[max(0, keep_from - st.enc_start):]
+            st.mel_frames = st.mel_frames[max(0, keep_from - st.enc_start):]
             st.enc_start = max(st.enc_start, keep_from)
             if st.phones is not None:
                 st.phones.forget_before(st.n_frames / MODEL_FPS)
-        return RoundPlan(frames, audio, key_pos, self.stride, text)
+        return RoundPlan(frames, audio, key_pos, self.stride, text, mel)
 
     @torch.no_grad()
     def finish(self, states: list[StreamState], plan: RoundPlan, wave_codes: list[Tensor]
@@ -469,7 +483,8 @@ class Stepper:
             y = it.out(rms(it.norm, y))  # (B, N, D)
             if m.mouth is not None:  # the jaw and mouth from the audio path (umo.models.mouth)
                 mh = m.mouth
-                h = mh.inp(torch.cat([a, text.expand(b, nmax, -1)], dim=-1))
+                inputs = [a, text.expand(b, nmax, -1)] + ([] if plan.mel is None else [padded(plan.mel)])
+                h = mh.inp(torch.cat(inputs, dim=-1))
                 h, mouth_states = conv_stack_step(mh.stack, h, [st.mouth_state for st in states], counts,
                                                   self.mouth_weights)
                 y[..., list(MOUTH_CHANNELS)] = mh.out(rms(mh.norm, h))
