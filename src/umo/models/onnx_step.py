@@ -49,126 +49,159 @@ INPUTS = ("audio", "text", "code_vec", "first", "cos", "sin", "k_cache", "v_cach
 OUTPUTS = ("vecs", "k_new", "v_new")
 OPSET = 18
 FORMAT = "umo-keyframe-step"  # the graph's metadata: what it is, and which weights it was made from
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: RoPE factors (B, 5, d) and rearranged weights
 
 
 class KeyframeCore(nn.Module):
     """One keyframe step as a pure function (for export):
 
     audio (B, a), text (B, 2 t), code_vec (B, R q) the previous keyframe's codes, first (B,) 1.0 where
-    this is the stream's first keyframe (it reads BOS), cos/sin (B, 5, c/2) the RoPE angles of the
-    step's 5 positions, k_cache/v_cache (B, L, H, K, c) the rings before this step, ring_bias (B, K)
-    0 where a ring entry may be read and -inf where not, u (B, R) uniforms of the draw
+    this is the stream's first keyframe (it reads BOS), cos/sin (B, 5, d) the RoPE factors of the
+    step's 5 positions (``rope_factors``), k_cache/v_cache (B, L, H, K, c) the rings before this step,
+    ring_bias (B, K) 0 where a ring entry may be read and -inf where not, u (B, R) uniforms of the draw
     -> vecs (B, R q) the drawn codes as vectors, k_new/v_new (B, L, H, 5, c) the step's keys and values.
+
+    The weights are rearranged once so that the graph has few nodes (at one stream the per-node cost
+    rivals the arithmetic): every RMSNorm gain folded into the matrix that reads it, the query scale
+    and the sampling temperature into theirs, the token-type embeddings into the token biases, and RoPE
+    as x * cos + x_swapped * sin with the pair-swapped projection computed by the same matmul as q, k, v
+    (``_swap_pairs``). The same function as ``KeyframeStepper.keyframe_step`` up to float rounding.
     """
 
     def __init__(self, model) -> None:
         super().__init__()
         m = model
         cfg = m.cfg
-        self.model = m
+        bb = m.backbone
+        d = cfg.d_model
+        self.d, self.heads = d, bb.blocks[0].attn.n_heads
+        self.c = d // self.heads
+        self.eps = bb.norm.eps
         self.temperature = float(cfg.temperature)
+        r = len(REGIONS)
         fsq = m.tokenizer.fsq
-        self.register_buffer("basis", fsq.basis.clone().long())
-        self.register_buffer("levels", fsq.levels.clone().long())
-        self.register_buffer("half_width", fsq.half_width.clone().float())
+        t = 1.0 / self.temperature if self.temperature > 0 else 1.0
         with torch.no_grad():
-            self.register_buffer("code_w", torch.block_diag(*[m.code_tok[r].weight for r in REGIONS]).clone())
-            self.register_buffer("code_b", torch.cat([m.code_tok[r].bias for r in REGIONS]).clone())
+            te = m.type_emb.detach()  # (5, d)
+            self.register_buffer("basis", fsq.basis.clone().long())
+            self.register_buffer("levels", fsq.levels.clone().long())
+            self.register_buffer("half_width", fsq.half_width.clone().float())
+            self.register_buffer("audio_w", m.audio_tok.weight.t().contiguous())  # (a, d)
+            self.register_buffer("audio_b", m.audio_tok.bias + te[0])
+            self.register_buffer("text_w", m.text_tok.weight.t().contiguous())  # (2 t, d)
+            self.register_buffer("text_b", m.text_tok.bias + te[1])
+            self.register_buffer("code_w", torch.block_diag(*[m.code_tok[g].weight for g in REGIONS]).t().contiguous())
+            self.register_buffer("code_b", (torch.cat([m.code_tok[g].bias for g in REGIONS]).view(r, d) + te[2:]))
+            self.register_buffer("bos", m.bos.detach() + te[2:])  # (R, d)
             self.register_buffer("step_bias", torch.zeros(N, N).masked_fill_(
                 ~torch.ones(N, N, dtype=torch.bool).tril(), float("-inf")))
-            packed = []
-            for blk in m.backbone.blocks:
-                if isinstance(blk.ffn, MoE):
-                    w1, b1, w2 = blk.ffn._packed()
-                    packed.append((w1.clone(), b1.clone(), w2.clone(), blk.ffn.b2.detach().clone()))
+            self.layers = []
+            for li, blk in enumerate(bb.blocks):
+                w = blk.attn.qkv.weight.t() * blk.norm1.weight[:, None]  # (d, 3 d), the gain folded in
+                wq, wk, wv = w[:, :d] * self.c ** -0.5, w[:, d:2 * d], w[:, 2 * d:]
+                qkv = torch.cat([wq, wk, wv, _swap_pairs(wq), _swap_pairs(wk)], 1).contiguous()  # (d, 5 d)
+                self.register_buffer(f"qkv{li}", qkv)
+                self.register_buffer(f"proj{li}", blk.attn.proj.weight.t().contiguous())
+                g2 = blk.norm2.weight[:, None]
+                ffn = blk.ffn
+                if isinstance(ffn, MoE):
+                    w1, b1, w2 = ffn._packed()
+                    tb = ffn.type_bias if ffn.type_bias is not None else torch.zeros(N, ffn.n_experts)
+                    self.register_buffer(f"router{li}", (ffn.router.weight.t() * g2).contiguous())  # (d, E)
+                    self.register_buffer(f"tbias{li}", tb.detach().clone())  # (5, E), per token position
+                    self.register_buffer(f"w1_{li}", (w1 * g2).contiguous())  # (d, E h)
+                    self.register_buffer(f"b1_{li}", b1.clone())
+                    self.register_buffer(f"w2_{li}", w2.clone())  # (E h, d)
+                    self.register_buffer(f"b2_{li}", ffn.b2.detach().clone())  # (E, d)
+                    self.layers.append(("moe", ffn.n_experts, ffn.hidden, ffn.top_k))
                 else:
-                    packed.append(None)
-        self.packed = packed
+                    self.register_buffer(f"w1_{li}", (ffn.fc1.weight.t() * g2).contiguous())
+                    self.register_buffer(f"b1_{li}", ffn.fc1.bias.detach().clone())
+                    self.register_buffer(f"w2_{li}", ffn.fc2.weight.t().contiguous())
+                    self.register_buffer(f"b2_{li}", ffn.fc2.bias.detach().clone())
+                    self.layers.append(("dense", 0, 0, 0))
+            gf = bb.norm.weight[:, None]
+            self.register_buffer("head_w", torch.stack([(m.head.heads[g].weight.t() * gf) * t for g in REGIONS]))  # (R, d, C)
+            self.register_buffer("head_b", torch.stack([m.head.heads[g].bias * t for g in REGIONS])[:, None])  # (R, 1, C)
 
-    def _ffn(self, li: int, blk, x: Tensor, types: Tensor) -> Tensor:
-        """x (T, d), types (T,) -> (T, d): MoE as ``MoE.infer``'s dense form (every expert on every
-        token, weighted by the token's gate; 0 for experts it was not routed to)."""
-        ffn = blk.ffn
-        if not isinstance(ffn, MoE):
-            return ffn.infer(x, types)
-        w1, b1, w2, b2 = self.packed[li]
-        logits = ffn.router(x).float()
-        if ffn.type_bias is not None:
-            logits = logits + ffn.type_bias[types]
-        probs = torch.softmax(logits, dim=-1)
-        top_p, top_i = probs.topk(ffn.top_k, dim=-1)
-        gates = top_p / top_p.sum(-1, keepdim=True)
-        t = x.shape[0]
-        g = torch.zeros(t, ffn.n_experts, dtype=x.dtype).scatter(1, top_i, gates)  # (T, E)
-        h = F.gelu(x @ w1 + b1).view(t, ffn.n_experts, ffn.hidden) * g[:, :, None]  # (T, E, h)
-        return h.reshape(t, -1) @ w2 + g @ b2
+    def _norm(self, x: Tensor) -> Tensor:
+        """RMSNorm without its gain (folded into the next matrix)."""
+        return x / torch.sqrt((x * x).mean(-1, keepdim=True) + self.eps)
+
+    def _ffn(self, li: int, x: Tensor, first: int) -> Tensor:
+        """x (B, n, d) normalised, tokens first..4 of the step -> (B, n, d)."""
+        kind, e, hid, k = self.layers[li]
+        w1, b1, w2, b2 = (getattr(self, f"{n}{li}") for n in ("w1_", "b1_", "w2_", "b2_"))
+        if kind == "dense":
+            return F.gelu(x @ w1 + b1) @ w2 + b2
+        b, n, _ = x.shape
+        probs = torch.softmax(x @ getattr(self, f"router{li}") + getattr(self, f"tbias{li}")[first:], dim=-1)  # (B, n, E)
+        top_p, top_i = probs.topk(k, dim=-1)
+        g = torch.zeros_like(probs).scatter(-1, top_i, top_p / top_p.sum(-1, keepdim=True))  # (B, n, E), 0 = not routed
+        h = F.gelu(x @ w1 + b1).view(b, n, e, hid) * g[..., None]  # every expert on every token, gated
+        return h.view(b, n, e * hid) @ w2 + g @ b2
 
     def forward(self, audio: Tensor, text: Tensor, code_vec: Tensor, first: Tensor, cos: Tensor, sin: Tensor,
                 k_cache: Tensor, v_cache: Tensor, ring_bias: Tensor, u: Tensor
                 ) -> tuple[Tensor, Tensor, Tensor]:
-        m = self.model
-        bb = m.backbone
         b = audio.shape[0]
-        d = m.cfg.d_model
+        d, hh, c = self.d, self.heads, self.c
         r = len(REGIONS)
-        a_tok = m.audio_tok(audio)  # (B, d)
-        t_tok = m.text_tok(text)  # (B, d)
-        codes = F.linear(code_vec, self.code_w, self.code_b).view(b, r, d)
         f = first.view(b, 1, 1)
-        codes = codes * (1.0 - f) + m.bos[None] * f  # BOS before a stream's first keyframe
-        x = torch.cat([torch.stack([a_tok, t_tok], 1), codes], 1) + m.type_emb  # (B, 5, d)
-        hh = bb.blocks[0].attn.n_heads
-        c = d // hh
-        cos_, sin_ = cos[:, None], sin[:, None]  # (B, 1, 5, c/2)
+        codes = (code_vec @ self.code_w).view(b, r, d) + self.code_b
+        codes = codes * (1.0 - f) + self.bos * f  # BOS before a stream's first keyframe
+        x = torch.cat([(audio @ self.audio_w + self.audio_b)[:, None], (text @ self.text_w + self.text_b)[:, None],
+                       codes], 1)  # (B, 5, d), type embeddings included
         bias = torch.cat([ring_bias[:, None, :].expand(b, N, ring_bias.shape[1]),
                           self.step_bias[None].expand(b, N, N)], dim=2)[:, None]  # (B, 1, 5, K + 5)
-        types = m.token_types.repeat(b)  # (B 5,)
         k_out, v_out = [], []
-        last = len(bb.blocks) - 1
-        for li, blk in enumerate(bb.blocks):
-            att = blk.attn
-            xn = F.rms_norm(x, blk.norm1.weight.shape, blk.norm1.weight, blk.norm1.eps)
-            q, k, v = att.qkv(xn).view(b, N, 3, hh, c).permute(2, 0, 3, 1, 4)  # (B, H, 5, c)
-            q, k = _rope(q, cos_, sin_), _rope(k, cos_, sin_)
+        last = len(self.layers) - 1
+        for li in range(len(self.layers)):
+            y = self._norm(x) @ getattr(self, f"qkv{li}")  # (B, 5, 5 d)
+            q, k, v, qs, ks = y.split(d, dim=-1)
+            q, k = q * cos + qs * sin, k * cos + ks * sin  # RoPE (q pre-scaled by c^-1/2)
+            k = k.view(b, N, hh, c).transpose(1, 2)  # (B, H, 5, c)
+            v = v.view(b, N, hh, c).transpose(1, 2)
             k_out.append(k)
             v_out.append(v)
             keys = torch.cat([k_cache[:, li], k], dim=2)  # (B, H, K + 5, c)
             vals = torch.cat([v_cache[:, li], v], dim=2)
-            bl = bias
-            if li == last:  # only the region tokens feed the head: the audio and text tokens stop here
-                x, q, types, bl = x[:, 2:], q[:, :, 2:], types.view(b, N)[:, 2:].reshape(-1), bias[:, :, 2:]
-            nq = q.shape[2]
-            s = torch.matmul(q * c ** -0.5, keys.transpose(-1, -2)) + bl  # (B, H, nq, K + 5)
-            y = torch.matmul(torch.softmax(s, dim=-1), vals)  # (B, H, nq, c)
-            x = x + att.proj(y.transpose(1, 2).reshape(b, nq, d))
-            xn = F.rms_norm(x, blk.norm2.weight.shape, blk.norm2.weight, blk.norm2.eps)
-            x = x + self._ffn(li, blk, xn.reshape(b * nq, d), types).view(b, nq, d)
-        h = F.rms_norm(x, bb.norm.weight.shape, bb.norm.weight, bb.norm.eps)  # (B, R, d)
-        logits = torch.stack([m.head.heads[rg](h[:, i]) for i, rg in enumerate(REGIONS)], 1)  # (B, R, C)
+            lo, bl = (2, bias[:, :, 2:]) if li == last else (0, bias)  # the last layer: region tokens only
+            if lo:
+                x, q = x[:, lo:], q[:, lo:]
+            nq = x.shape[1]
+            q = q.view(b, nq, hh, c).transpose(1, 2)  # (B, H, nq, c)
+            att = torch.softmax(q @ keys.transpose(-1, -2) + bl, dim=-1) @ vals  # (B, H, nq, c)
+            x = x + att.transpose(1, 2).reshape(b, nq, d) @ getattr(self, f"proj{li}")
+            x = x + self._ffn(li, self._norm(x), lo)
+        logits = (self._norm(x)[:, :, None, :] @ self.head_w).squeeze(2) + self.head_b.squeeze(1)  # (B, R, C) / T
         cbs = logits.shape[-1]
         if self.temperature <= 0:
             drawn = logits.argmax(-1)
         else:  # sample_codes' inverse CDF: the first index whose cumulative mass exceeds u * total
-            cdf = torch.softmax(logits / self.temperature, dim=-1).cumsum(-1)  # (B, R, C)
-            thr = u[..., None] * cdf[..., -1:]
-            drawn = (cdf <= thr).sum(-1).clamp(max=cbs - 1)  # (B, R)
+            cdf = torch.softmax(logits, dim=-1).cumsum(-1)  # (B, R, C)
+            drawn = (cdf <= u[..., None] * cdf[..., -1:]).sum(-1).clamp(max=cbs - 1)  # (B, R)
         digits = torch.div(drawn[..., None], self.basis, rounding_mode="floor") % self.levels  # (B, R, q)
         vecs = (digits.float() - self.half_width) / self.half_width
         return vecs.reshape(b, -1), torch.stack(k_out, 1), torch.stack(v_out, 1)
 
 
-def _rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
-    """x (B, H, 5, c), channel pairs (2i, 2i + 1) rotated: ``backbone.rope`` with given cos/sin."""
-    x1, x2 = x[..., 0::2], x[..., 1::2]
-    return torch.stack([x1 * cos - x2 * sin, x1 * sin + x2 * cos], dim=-1).flatten(-2)
+def _swap_pairs(w: Tensor) -> Tensor:
+    """Columns (2i, 2i + 1) of w (d_in, d_out) swapped: x @ _swap_pairs(w) is x @ w with each channel
+    pair swapped, so that RoPE's (x_e cos - x_o sin, x_e sin + x_o cos) is x * cos + swapped * sin with
+    sin's even entries negated (``rope_factors``)."""
+    return w.reshape(w.shape[0], -1, 2).flip(-1).reshape(w.shape)
 
 
-def rope_cos_sin(pos: np.ndarray, c: int) -> tuple[np.ndarray, np.ndarray]:
-    """positions (B, 5) -> cos, sin (B, 5, c/2) float32, the angles in float64 as ``rope_rotation``."""
+def rope_factors(pos: np.ndarray, c: int, heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """positions (B, 5) -> cos, sin (B, 5, heads c) float32: per channel pair (2i, 2i + 1) of each head
+    the angle pos * 10000^(-2i/c) in float64 (as ``stepper.rope_rotation``), cos on both channels of the
+    pair, sin negated on the first."""
     inv = 10000.0 ** (-np.arange(0, c, 2, dtype=np.float64) / c)
-    ang = pos.astype(np.float64)[..., None] * inv
-    return np.cos(ang).astype(np.float32), np.sin(ang).astype(np.float32)
+    ang = pos.astype(np.float64)[..., None] * inv  # (B, 5, c/2)
+    cos = np.repeat(np.cos(ang), 2, axis=-1)
+    sin = np.stack([-np.sin(ang), np.sin(ang)], axis=-1).reshape(*ang.shape[:-1], c)
+    return (np.tile(cos, heads).astype(np.float32), np.tile(sin, heads).astype(np.float32))
 
 
 class RingPool:
@@ -234,8 +267,8 @@ def export_keyframes(model, path: str | Path) -> Path:
     c, keep = cfg.d_model // heads, cfg.window_steps * N
     b = 2
     args = (torch.zeros(b, cfg.audio_dim), torch.zeros(b, 2 * cfg.text_dim),
-            torch.zeros(b, len(REGIONS) * len(cfg.fsq_levels)), torch.zeros(b), torch.zeros(b, N, c // 2),
-            torch.zeros(b, N, c // 2), torch.zeros(b, layers, heads, keep, c), torch.zeros(b, layers, heads, keep, c),
+            torch.zeros(b, len(REGIONS) * len(cfg.fsq_levels)), torch.zeros(b), torch.zeros(b, N, cfg.d_model),
+            torch.zeros(b, N, cfg.d_model), torch.zeros(b, layers, heads, keep, c), torch.zeros(b, layers, heads, keep, c),
             torch.zeros(b, keep), torch.full((b, len(REGIONS)), 0.5))
     batch = torch.export.Dim("B", min=1, max=65536)
     quiet = logging.getLogger("torch.onnx")
@@ -320,8 +353,9 @@ class KeyframeGraph:
         if self.meta.get("format") != FORMAT:
             raise UmoError(f"{self.path} is an ONNX file but not umo's keyframe step (write one with "
                            "`umo export WEIGHTS --format onnx -o FILE.onnx`)")
-        if int(self.meta.get("version", 0)) > FORMAT_VERSION:
-            raise UmoError(f"{self.path} was written by a newer umo (version {self.meta['version']}); upgrade umo")
+        if int(self.meta.get("version", 0)) != FORMAT_VERSION:
+            raise UmoError(f"{self.path} was exported by another umo version (graph version {self.meta.get('version')}, "
+                           f"this umo reads {FORMAT_VERSION}): export it again (umo export WEIGHTS --format onnx -o FILE.onnx)")
         if check and model is not None and self.meta.get("fingerprint") != model_fingerprint(model):
             raise UmoError(f"{self.path} was exported from other weights than the model loaded: export it "
                            "again (umo export WEIGHTS --format onnx -o FILE.onnx) or use --engine torch")
@@ -342,7 +376,7 @@ class OnnxKeyframeStepper:
         self.keep = cfg.window_steps * N
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
         layers, heads = len(model.backbone.blocks), model.backbone.blocks[0].attn.n_heads
-        self.head_dim = cfg.d_model // heads
+        self.heads, self.head_dim = heads, cfg.d_model // heads
         self.pool = RingPool(layers, heads, self.keep, self.head_dim)
         with torch.no_grad():
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
@@ -375,7 +409,7 @@ class OnnxKeyframeStepper:
         steps = np.array([key.steps for key in keys])
         first = (steps == 0).astype(np.float32)
         pos = np.array([key.pos for key in keys])[:, None] + np.arange(N)  # (B, 5)
-        cos, sin = rope_cos_sin(pos, self.head_dim)
+        cos, sin = rope_factors(pos, self.head_dim, self.heads)
         col = (steps % self.ring) * N  # where this step's keys go in each ring
         filled = np.minimum(steps, self.ring) * N  # ring entries written before this step
         ar = np.arange(self.keep)
