@@ -53,7 +53,12 @@ def test_onnx_stream_equals_the_pytorch_generate(tiny_graph, speech, sizes):
         np.testing.assert_allclose(got[r], ref[r].numpy(), atol=1e-4, rtol=0, err_msg=r)
 
 
-def test_onnx_batched_rounds_equal_generate(tiny_graph):
+@pytest.mark.parametrize("max_wave", [12, 1])
+def test_onnx_batched_rounds_equal_generate(tiny_graph, monkeypatch, max_wave):
+    """max_wave 1: waves of one stream run in the graph, larger ones in PyTorch, on the same KV rings."""
+    from umo.models import onnx_step
+
+    monkeypatch.setattr(onnx_step, "ONNX_MAX_WAVE", max_wave)
     model, graph = tiny_graph
     clips = [load_audio(FIXTURES / n)[: int(s * SAMPLE_RATE)]
              for n, s in (("jfk.flac", 2.5), ("arctic_a0009.wav", 1.7), ("arctic_a0007.wav", 0.9))]

@@ -42,12 +42,14 @@ from umo.errors import UmoError
 from umo.models.backbone import TOKENS_PER_STEP
 from umo.models.keyframes import draw_uniforms
 from umo.models.moe import MoE
+from umo.models.stepper import KeyframeStepper, KeyState
 
 REGIONS = tuple(REGION_DIMS)
 N = TOKENS_PER_STEP
-INPUTS = ("audio", "text", "code_vec", "first", "cos", "sin", "k_cache", "v_cache", "ring_bias", "u")
+INPUTS = ("audio", "text", "code_vec", "first", "cos", "sin", "ring_bias", "u")  # then k0..k{L-1}, v0..v{L-1}
 OUTPUTS = ("vecs", "k_new", "v_new")
 OPSET = 18
+ONNX_MAX_WAVE = 12  # streams in a wave up to which the graph runs it; larger waves: PyTorch's sparse MoE
 FORMAT = "umo-keyframe-step"  # the graph's metadata: what it is, and which weights it was made from
 FORMAT_VERSION = 2  # 2: RoPE factors (B, 5, d) and rearranged weights
 
@@ -57,9 +59,10 @@ class KeyframeCore(nn.Module):
 
     audio (B, a), text (B, 2 t), code_vec (B, R q) the previous keyframe's codes, first (B,) 1.0 where
     this is the stream's first keyframe (it reads BOS), cos/sin (B, 5, d) the RoPE factors of the
-    step's 5 positions (``rope_factors``), k_cache/v_cache (B, L, H, K, c) the rings before this step,
-    ring_bias (B, K) 0 where a ring entry may be read and -inf where not, u (B, R) uniforms of the draw
-    -> vecs (B, R q) the drawn codes as vectors, k_new/v_new (B, L, H, 5, c) the step's keys and values.
+    step's 5 positions (``rope_factors``), ring_bias (B, K) 0 where a ring entry may be read and -inf
+    where not, u (B, R) uniforms of the draw, k_caches/v_caches per layer (B, H, K, c) the rings before
+    this step (read in place: scores against the ring and against the step's own keys are computed
+    apart and share one softmax, so no ring is copied) -> vecs (B, R q) the drawn codes as vectors, k_new/v_new (B, L, H, 5, c) the step's keys and values.
 
     The weights are rearranged once so that the graph has few nodes (at one stream the per-node cost
     rivals the arithmetic): every RMSNorm gain folded into the matrix that reads it, the query scale
@@ -142,7 +145,7 @@ class KeyframeCore(nn.Module):
         return h.view(b, n, e * hid) @ w2 + g @ b2
 
     def forward(self, audio: Tensor, text: Tensor, code_vec: Tensor, first: Tensor, cos: Tensor, sin: Tensor,
-                k_cache: Tensor, v_cache: Tensor, ring_bias: Tensor, u: Tensor
+                ring_bias: Tensor, u: Tensor, k_caches: list[Tensor], v_caches: list[Tensor]
                 ) -> tuple[Tensor, Tensor, Tensor]:
         b = audio.shape[0]
         d, hh, c = self.d, self.heads, self.c
@@ -152,8 +155,8 @@ class KeyframeCore(nn.Module):
         codes = codes * (1.0 - f) + self.bos * f  # BOS before a stream's first keyframe
         x = torch.cat([(audio @ self.audio_w + self.audio_b)[:, None], (text @ self.text_w + self.text_b)[:, None],
                        codes], 1)  # (B, 5, d), type embeddings included
-        bias = torch.cat([ring_bias[:, None, :].expand(b, N, ring_bias.shape[1]),
-                          self.step_bias[None].expand(b, N, N)], dim=2)[:, None]  # (B, 1, 5, K + 5)
+        ring_bias = ring_bias[:, None, None]  # (B, 1, 1, K)
+        keep = k_caches[0].shape[2]
         k_out, v_out = [], []
         last = len(self.layers) - 1
         for li in range(len(self.layers)):
@@ -164,14 +167,14 @@ class KeyframeCore(nn.Module):
             v = v.view(b, N, hh, c).transpose(1, 2)
             k_out.append(k)
             v_out.append(v)
-            keys = torch.cat([k_cache[:, li], k], dim=2)  # (B, H, K + 5, c)
-            vals = torch.cat([v_cache[:, li], v], dim=2)
-            lo, bl = (2, bias[:, :, 2:]) if li == last else (0, bias)  # the last layer: region tokens only
+            lo, sb = (2, self.step_bias[2:]) if li == last else (0, self.step_bias)  # the last layer: region tokens only
             if lo:
                 x, q = x[:, lo:], q[:, lo:]
             nq = x.shape[1]
             q = q.view(b, nq, hh, c).transpose(1, 2)  # (B, H, nq, c)
-            att = torch.softmax(q @ keys.transpose(-1, -2) + bl, dim=-1) @ vals  # (B, H, nq, c)
+            s = torch.cat([q @ k_caches[li].transpose(-1, -2) + ring_bias, q @ k.transpose(-1, -2) + sb], -1)
+            p_ring, p_new = torch.softmax(s, dim=-1).split([keep, N], dim=-1)  # (B, H, nq, K), (B, H, nq, 5)
+            att = p_ring @ v_caches[li] + p_new @ v  # (B, H, nq, c)
             x = x + att.transpose(1, 2).reshape(b, nq, d) @ getattr(self, f"proj{li}")
             x = x + self._ffn(li, self._norm(x), lo)
         logits = (self._norm(x)[:, :, None, :] @ self.head_w).squeeze(2) + self.head_b.squeeze(1)  # (B, R, C) / T
@@ -184,6 +187,22 @@ class KeyframeCore(nn.Module):
         digits = torch.div(drawn[..., None], self.basis, rounding_mode="floor") % self.levels  # (B, R, q)
         vecs = (digits.float() - self.half_width) / self.half_width
         return vecs.reshape(b, -1), torch.stack(k_out, 1), torch.stack(v_out, 1)
+
+
+def _rows(pool, slots: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every layer's rings of these slots (B,) from a ``stepper.KVPool`` -> ([k (B, H, K, c)] * L, [v] * L)
+    as numpy arrays on the pool's memory: views when the slots are consecutive and ascending, copies
+    otherwise."""
+    lo = int(slots[0])
+    if np.array_equal(slots, np.arange(lo, lo + len(slots))):
+        return [t[lo:lo + len(slots)].numpy() for t in pool.k], [t[lo:lo + len(slots)].numpy() for t in pool.v]
+    idx = torch.from_numpy(slots)
+    return [t[idx].numpy() for t in pool.k], [t[idx].numpy() for t in pool.v]
+
+
+def input_names(layers: int) -> list[str]:
+    """The graph's inputs in order: ``INPUTS``, then each layer's key ring, then each layer's value ring."""
+    return [*INPUTS, *(f"k{i}" for i in range(layers)), *(f"v{i}" for i in range(layers))]
 
 
 def _swap_pairs(w: Tensor) -> Tensor:
@@ -202,39 +221,6 @@ def rope_factors(pos: np.ndarray, c: int, heads: int) -> tuple[np.ndarray, np.nd
     cos = np.repeat(np.cos(ang), 2, axis=-1)
     sin = np.stack([-np.sin(ang), np.sin(ang)], axis=-1).reshape(*ang.shape[:-1], c)
     return (np.tile(cos, heads).astype(np.float32), np.tile(sin, heads).astype(np.float32))
-
-
-class RingPool:
-    """Every stream's KV ring in one array per cache, (slots, L, H, K, c) float32: a stream's ring is
-    contiguous (one stream's cache is a view, no copy, at a batch of one)."""
-
-    def __init__(self, n_layers: int, heads: int, keep: int, head_dim: int, slots: int = 8) -> None:
-        self.shape = (n_layers, heads, keep, head_dim)
-        self.k = np.zeros((slots, *self.shape), np.float32)
-        self.v = np.zeros((slots, *self.shape), np.float32)
-        self.free = list(range(slots - 1, -1, -1))
-
-    @property
-    def slots(self) -> int:
-        return self.k.shape[0]
-
-    def acquire(self) -> int:
-        if not self.free:  # grow: twice the slots
-            n = self.slots
-            self.k = np.concatenate([self.k, np.zeros_like(self.k)])
-            self.v = np.concatenate([self.v, np.zeros_like(self.v)])
-            self.free = list(range(2 * n - 1, n - 1, -1))
-        return self.free.pop()
-
-    def release(self, slot: int) -> None:
-        self.free.append(slot)
-
-    def in_use(self) -> int:
-        return self.slots - len(self.free)
-
-    def elements_per_slot(self) -> int:
-        """Keys and values one stream holds."""
-        return 2 * int(np.prod(self.shape))
 
 
 # ------------------------------------------------------------------------------------ export
@@ -268,17 +254,18 @@ def export_keyframes(model, path: str | Path) -> Path:
     b = 2
     args = (torch.zeros(b, cfg.audio_dim), torch.zeros(b, 2 * cfg.text_dim),
             torch.zeros(b, len(REGIONS) * len(cfg.fsq_levels)), torch.zeros(b), torch.zeros(b, N, cfg.d_model),
-            torch.zeros(b, N, cfg.d_model), torch.zeros(b, layers, heads, keep, c), torch.zeros(b, layers, heads, keep, c),
-            torch.zeros(b, keep), torch.full((b, len(REGIONS)), 0.5))
+            torch.zeros(b, N, cfg.d_model), torch.zeros(b, keep), torch.full((b, len(REGIONS)), 0.5),
+            [torch.zeros(b, heads, keep, c) for _ in range(layers)], [torch.zeros(b, heads, keep, c) for _ in range(layers)])
     batch = torch.export.Dim("B", min=1, max=65536)
+    dims = tuple({0: batch} for _ in INPUTS) + ([{0: batch}] * layers, [{0: batch}] * layers)
     quiet = logging.getLogger("torch.onnx")
     level = quiet.level
     quiet.setLevel(logging.ERROR)  # the exporter's notes on packages it does not need (torchvision) and its API
     try:
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            prog = torch.onnx.export(core, args, dynamo=True, dynamic_shapes=tuple({0: batch} for _ in args),
-                                     input_names=list(INPUTS), output_names=list(OUTPUTS), opset_version=OPSET,
+            prog = torch.onnx.export(core, args, dynamo=True, dynamic_shapes=dims,
+                                     input_names=input_names(layers), output_names=list(OUTPUTS), opset_version=OPSET,
                                      verbose=False)
     except ImportError as e:
         raise UmoError(f"ONNX export needs the onnx and onnxscript packages ({e}): pip install onnx onnxscript") from None
@@ -377,14 +364,16 @@ class OnnxKeyframeStepper:
         self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
         layers, heads = len(model.backbone.blocks), model.backbone.blocks[0].attn.n_heads
         self.heads, self.head_dim = heads, cfg.d_model // heads
-        self.pool = RingPool(layers, heads, self.keep, self.head_dim)
+        # the PyTorch stepper on the same KV pool: it takes the waves of more than ONNX_MAX_WAVE streams,
+        # where its sparse MoE (each token through its 2 experts) beats the graph's dense form
+        self.torch = KeyframeStepper(model)
+        self.pool = self.torch.pool
+        self.names = input_names(layers)
         with torch.no_grad():
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
         self._text_np = self.text.numpy()[None]
 
-    def new_key(self, seed: int = 0):
-        from umo.models.stepper import KeyState
-
+    def new_key(self, seed: int = 0) -> KeyState:
         return KeyState(seed=int(seed), code_vec=torch.zeros(self.code_dim))
 
     def release(self, key) -> None:
@@ -396,6 +385,8 @@ class OnnxKeyframeStepper:
         """rows: (key state, audio (a,), text (2 text_dim,) or None, keyframe index k) -> codes as
         vectors (B, R q); advances each row's ring and ``code_vec`` (as ``KeyframeStepper``)."""
         b = len(rows)
+        if b > ONNX_MAX_WAVE:
+            return self.torch.keyframe_step(rows)
         keys = [r[0] for r in rows]
         for key in keys:
             if key.slot is None:
@@ -416,19 +407,25 @@ class OnnxKeyframeStepper:
         ok = (ar < filled[:, None]) & ~((ar >= col[:, None]) & (ar < col[:, None] + N))
         ring_bias = np.where(ok, np.float32(0.0), np.float32(-np.inf)).astype(np.float32)
         u = draw_uniforms([(key.seed, r[3]) for key, r in zip(keys, rows)], len(REGIONS)).numpy().astype(np.float32)
-        slots = [key.slot for key in keys]
-        if b == 1:  # a view: no copy of the ring
-            kc, vc = self.pool.k[slots[0]:slots[0] + 1], self.pool.v[slots[0]:slots[0] + 1]
-        else:
-            kc, vc = self.pool.k[slots], self.pool.v[slots]
-        vecs, k_new, v_new = self.graph.run(dict(zip(INPUTS, (audio, text, code, first, cos, sin, kc, vc,
-                                                              ring_bias, u))))
-        for i, (key, s) in enumerate(zip(keys, slots)):
-            c0 = int(col[i])
-            self.pool.k[s, :, :, c0:c0 + N] = k_new[i]
-            self.pool.v[s, :, :, c0:c0 + N] = v_new[i]
+        slots = np.array([key.slot for key in keys])
+        order = np.argsort(slots, kind="stable")  # the wave in slot order: consecutive slots are one view
+        kc, vc = _rows(self.pool, slots[order])
+        feed = dict(zip(INPUTS, (audio, text, code, first, cos, sin, ring_bias, u)))
+        for name, arr in zip(self.names[len(INPUTS):], kc + vc):
+            feed[name] = arr
+        if not np.array_equal(order, np.arange(b)):
+            for name in INPUTS:
+                feed[name] = feed[name][order]
+        vecs, k_new, v_new = self.graph.run(feed)  # rows in slot order
+        cols = col[order][:, None] + np.arange(N)  # (B, 5) ring entries of this step
+        at = slots[order][:, None]
+        for li in range(len(self.pool.k)):  # the step's keys and values into each stream's ring
+            self.pool.k[li].numpy()[at, :, cols] = k_new[:, li].transpose(0, 2, 1, 3)  # (B, 5, H, c)
+            self.pool.v[li].numpy()[at, :, cols] = v_new[:, li].transpose(0, 2, 1, 3)
+        for key in keys:
             key.pos += N
             key.steps += 1
+        vecs = vecs[np.argsort(order)]  # back to the rows' order
         out = torch.from_numpy(vecs)
         for key, vec in zip(keys, out):
             key.code_vec = vec

@@ -307,7 +307,7 @@ class Stepper:
 
     @property
     def pool(self):
-        """The keyframe stepper's KV pool (``KVPool``, or ``onnx_step.RingPool`` for the ONNX engine)."""
+        """The keyframe stepper's KV pool (a ``KVPool`` with either engine)."""
         return self.keys.pool
 
     def release(self, state: StreamState) -> None:
