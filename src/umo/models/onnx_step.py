@@ -228,14 +228,18 @@ GRAPH_CONFIG = ("temperature", "window_steps", "n_heads", "moe_top_k", "fsq_leve
 # beside the weights (the other sizes follow from the weights' shapes; the rest of the config is not its concern)
 
 
+GRAPH_WEIGHTS = ("backbone.", "audio_tok.", "text_tok.", "code_tok.", "head.", "bos", "type_emb")  # what it holds
+
+
 def model_fingerprint(model) -> str:
-    """sha256 over every weight as float32 and the config fields the graph bakes in (``GRAPH_CONFIG``):
-    which model a graph was made from."""
+    """sha256 over the weights the graph holds (``GRAPH_WEIGHTS``: a new mouth head or decoder does not
+    make a graph stale) as float32 and the config fields it bakes in (``GRAPH_CONFIG``)."""
     cfg = {k: getattr(model.cfg, k) for k in GRAPH_CONFIG}
     h = hashlib.sha256(json.dumps(cfg, sort_keys=True, default=list).encode())
     for name, t in sorted(model.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().float().contiguous().numpy().tobytes())
+        if name.startswith(GRAPH_WEIGHTS):
+            h.update(name.encode())
+            h.update(t.detach().float().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 
