@@ -26,6 +26,7 @@ width, d model width, R regions, q code dims per region, C codebook size, E expe
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -189,15 +190,13 @@ class KeyframeCore(nn.Module):
         return vecs.reshape(b, -1), torch.stack(k_out, 1), torch.stack(v_out, 1)
 
 
-def _rows(pool, slots: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Every layer's rings of these slots (B,) from a ``stepper.KVPool`` -> ([k (B, H, K, c)] * L, [v] * L)
-    as numpy arrays on the pool's memory: views when the slots are consecutive and ascending, copies
-    otherwise."""
-    lo = int(slots[0])
-    if np.array_equal(slots, np.arange(lo, lo + len(slots))):
-        return [t[lo:lo + len(slots)].numpy() for t in pool.k], [t[lo:lo + len(slots)].numpy() for t in pool.v]
-    idx = torch.from_numpy(slots)
-    return [t[idx].numpy() for t in pool.k], [t[idx].numpy() for t in pool.v]
+def _rows(pk: list[np.ndarray], pv: list[np.ndarray], slots: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every layer's rings (slots, H, K, c) of these slots (B,) -> ([k (B, H, K, c)] * L, [v] * L):
+    views when the slots are consecutive and ascending, copies otherwise."""
+    lo, n = int(slots[0]), len(slots)
+    if n == 1 or np.array_equal(slots, np.arange(lo, lo + n)):
+        return [t[lo:lo + n] for t in pk], [t[lo:lo + n] for t in pv]
+    return [t[slots] for t in pk], [t[slots] for t in pv]
 
 
 def input_names(layers: int) -> list[str]:
@@ -216,11 +215,17 @@ def rope_factors(pos: np.ndarray, c: int, heads: int) -> tuple[np.ndarray, np.nd
     """positions (B, 5) -> cos, sin (B, 5, heads c) float32: per channel pair (2i, 2i + 1) of each head
     the angle pos * 10000^(-2i/c) in float64 (as ``stepper.rope_rotation``), cos on both channels of the
     pair, sin negated on the first."""
-    inv = 10000.0 ** (-np.arange(0, c, 2, dtype=np.float64) / c)
-    ang = pos.astype(np.float64)[..., None] * inv  # (B, 5, c/2)
-    cos = np.repeat(np.cos(ang), 2, axis=-1)
-    sin = np.stack([-np.sin(ang), np.sin(ang)], axis=-1).reshape(*ang.shape[:-1], c)
-    return (np.tile(cos, heads).astype(np.float32), np.tile(sin, heads).astype(np.float32))
+    inv, sign = _rope_channels(c, heads)
+    ang = pos.astype(np.float64)[..., None] * inv  # (B, 5, heads c)
+    return np.cos(ang).astype(np.float32), (np.sin(ang) * sign).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _rope_channels(c: int, heads: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per channel of the heads c wide rows: its pair's inverse frequency, and -1 / +1 (first / second of the pair)."""
+    inv = np.repeat(10000.0 ** (-np.arange(0, c, 2, dtype=np.float64) / c), 2)
+    sign = np.tile([-1.0, 1.0], c // 2)
+    return np.tile(inv, heads), np.tile(sign, heads)
 
 
 # ------------------------------------------------------------------------------------ export
@@ -373,12 +378,19 @@ class OnnxKeyframeStepper:
         self.torch = KeyframeStepper(model)
         self.pool = self.torch.pool
         self.names = input_names(layers)
+        self._arrays = None  # (the pool's first tensor, its numpy views): see _pool_arrays
         with torch.no_grad():
             self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
         self._text_np = self.text.numpy()[None]
 
     def new_key(self, seed: int = 0) -> KeyState:
         return KeyState(seed=int(seed), code_vec=torch.zeros(self.code_dim))
+
+    def _pool_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The KV pool's per-layer tensors as numpy arrays on the same memory (renewed when the pool grew)."""
+        if self._arrays is None or self._arrays[0] is not self.pool.k[0]:
+            self._arrays = (self.pool.k[0], [t.numpy() for t in self.pool.k], [t.numpy() for t in self.pool.v])
+        return self._arrays[1], self._arrays[2]
 
     def release(self, key) -> None:
         if key.slot is not None:
@@ -413,7 +425,7 @@ class OnnxKeyframeStepper:
         u = draw_uniforms([(key.seed, r[3]) for key, r in zip(keys, rows)], len(REGIONS)).numpy().astype(np.float32)
         slots = np.array([key.slot for key in keys])
         order = np.argsort(slots, kind="stable")  # the wave in slot order: consecutive slots are one view
-        kc, vc = _rows(self.pool, slots[order])
+        kc, vc = _rows(*self._pool_arrays(), slots[order])
         feed = dict(zip(INPUTS, (audio, text, code, first, cos, sin, ring_bias, u)))
         for name, arr in zip(self.names[len(INPUTS):], kc + vc):
             feed[name] = arr
@@ -421,11 +433,18 @@ class OnnxKeyframeStepper:
             for name in INPUTS:
                 feed[name] = feed[name][order]
         vecs, k_new, v_new = self.graph.run(feed)  # rows in slot order
-        cols = col[order][:, None] + np.arange(N)  # (B, 5) ring entries of this step
-        at = slots[order][:, None]
-        for li in range(len(self.pool.k)):  # the step's keys and values into each stream's ring
-            self.pool.k[li].numpy()[at, :, cols] = k_new[:, li].transpose(0, 2, 1, 3)  # (B, 5, H, c)
-            self.pool.v[li].numpy()[at, :, cols] = v_new[:, li].transpose(0, 2, 1, 3)
+        pk, pv = self._pool_arrays()
+        if b == 1:  # the step's keys and values into its stream's ring
+            s0, c0 = int(slots[0]), int(col[0])
+            for li in range(len(pk)):
+                pk[li][s0, :, c0:c0 + N] = k_new[0, li]
+                pv[li][s0, :, c0:c0 + N] = v_new[0, li]
+        else:
+            cols = col[order][:, None] + np.arange(N)  # (B, 5) ring entries of this step
+            at = slots[order][:, None]
+            for li in range(len(pk)):
+                pk[li][at, :, cols] = k_new[:, li].transpose(0, 2, 1, 3)  # (B, 5, H, c)
+                pv[li][at, :, cols] = v_new[:, li].transpose(0, 2, 1, 3)
         for key in keys:
             key.pos += N
             key.steps += 1
