@@ -35,6 +35,7 @@ def default_weights_available() -> bool:
 
 
 DEFAULT_GRAPH = DEFAULT_WEIGHTS.with_name("default.keyframes.onnx")  # the bundled weights' keyframe step, ONNX
+# (onnx_step.graph_path_for(DEFAULT_WEIGHTS): that module imports torch, this one must not)
 
 
 def graph_cache_dir() -> Path:
@@ -49,11 +50,12 @@ def keyframe_graph(model, engine: str = "auto", weights: str | Path | None = Non
                    threads: int = 1):
     """The ONNX keyframe step to run ``model`` with, or None for PyTorch.
 
-    engine "torch": None. "onnx": ``graph`` if given, else the bundled graph (bundled weights), else
-    one exported before for these weights (in :func:`graph_cache_dir`, by fingerprint), else it is
-    exported there now (once, ~30 s). "auto": the ONNX engine when onnxruntime is installed and a graph
-    of these weights is at hand (bundled, given or cached), else PyTorch. The two engines give the
-    same frames up to float rounding (the tests hold them to 1e-4); ONNX is several times faster."""
+    engine "torch": None. "onnx": ``graph`` if given, else the graph beside the weights
+    (NAME.keyframes.onnx, as the bundled model has), else one exported before for these weights (in
+    :func:`graph_cache_dir`, by fingerprint), else it is exported there now (once, ~30 s). "auto": the
+    ONNX engine when onnxruntime is installed and a graph of these weights is at hand (given, beside
+    or cached), else PyTorch. The two engines give the same frames up to float rounding (the tests
+    hold them to 1e-4); ONNX is several times faster."""
     if engine not in ENGINES:
         raise UmoError(f"engine must be one of {', '.join(ENGINES)} (got {engine!r})")
     if engine == "torch":
@@ -68,12 +70,15 @@ def keyframe_graph(model, engine: str = "auto", weights: str | Path | None = Non
     if graph is not None:
         return onnx_step.KeyframeGraph(graph, model, threads)
     fingerprint = onnx_step.model_fingerprint(model)
-    candidates = [graph_cache_dir() / f"{fingerprint[:32]}.onnx"]
-    if weights is None or Path(weights).resolve() == DEFAULT_WEIGHTS:
-        candidates.insert(0, DEFAULT_GRAPH)
+    beside = DEFAULT_GRAPH if weights is None else onnx_step.graph_path_for(weights)  # NAME.keyframes.onnx
+    candidates = [beside, graph_cache_dir() / f"{fingerprint[:32]}.onnx"]
     for path in candidates:
         if path.is_file():
-            g = onnx_step.KeyframeGraph(path, None, threads)
+            try:
+                g = onnx_step.KeyframeGraph(path, None, threads)
+            except UmoError as e:  # another umo's graph, a damaged file: not this model's, so not used
+                log.warning("%s", e)
+                continue
             if g.meta.get("fingerprint") == fingerprint:
                 return g
     if engine == "auto":

@@ -199,6 +199,12 @@ def _rows(pk: list[np.ndarray], pv: list[np.ndarray], slots: np.ndarray) -> tupl
     return [t[slots] for t in pk], [t[slots] for t in pv]
 
 
+def graph_path_for(weights: str | Path) -> Path:
+    """Where the keyframe graph of a weights file lives beside it: NAME.safetensors -> NAME.keyframes.onnx."""
+    weights = Path(weights)
+    return weights.with_name(weights.stem + ".keyframes.onnx")
+
+
 def input_names(layers: int) -> list[str]:
     """The graph's inputs in order: ``INPUTS``, then each layer's key ring, then each layer's value ring."""
     return [*INPUTS, *(f"k{i}" for i in range(layers)), *(f"v{i}" for i in range(layers))]

@@ -13,7 +13,8 @@
    weighted up; off unless ``--real-steps N``)] -> 5 (the mouth head grown on the frozen model,
    FACEGOOD weighted up), each initialised from the previous stage's EMA weights;
 5. export the last stage's EMA weights as float16 to ``src/umo/models/weights/default.safetensors``, with
-   a manifest of the data (corpus settings and hashes, real takes, the student's).
+   a manifest of the data (corpus settings and hashes, real takes, the student's), and their keyframe
+   step as ONNX beside them (``default.keyframes.onnx``: what ``--engine auto`` runs).
 
 Every step is resumable: re-running the recipe continues the corpus where it stopped, skips the
 stages that finished and resumes the one that was interrupted (from its last.safetensors).
@@ -294,6 +295,11 @@ def run_recipe(cfg: RecipeConfig) -> Path:
     path = export_inference(last, cfg.export_to, manifest=data_manifest(data, student))
     meta = read_meta(path)
     _log(f"exported {path} ({path.stat().st_size / 2**20:.1f} MiB, stage {meta['stage']}, step {meta['step']})")
+    from umo.models.checkpoint import load_checkpoint
+    from umo.models.onnx_step import export_keyframes, graph_path_for
+
+    graph = export_keyframes(load_checkpoint(path)[0], graph_path_for(path))
+    _log(f"exported {graph} (the keyframe step for the ONNX engine)")
     for k, v in timings.items():
         _log(f"  {k:<7} {v / 60:6.1f} min")
     _log(f"total {(time.perf_counter() - started) / 60:.1f} min")
