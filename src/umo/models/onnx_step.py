@@ -50,7 +50,9 @@ N = TOKENS_PER_STEP
 INPUTS = ("audio", "text", "code_vec", "first", "cos", "sin", "ring_bias", "u")  # then k0..k{L-1}, v0..v{L-1}
 OUTPUTS = ("vecs", "k_new", "v_new")
 OPSET = 18
-ONNX_MAX_WAVE = 20  # streams in a wave up to which the graph runs it; larger waves: PyTorch's sparse MoE (measured: 12 streams 21 vs 31 ms, 16: 27 vs 36, 24: 41 vs 42)
+# streams in a wave up to which the graph runs it; larger waves go to PyTorch's sparse MoE (one wave, one
+# thread: 12 streams 21 vs 31 ms, 16: 27 vs 36, 24: 41 vs 42)
+ONNX_MAX_WAVE = 20
 FORMAT = "umo-keyframe-step"  # the graph's metadata: what it is, and which weights it was made from
 FORMAT_VERSION = 2  # 2: RoPE factors (B, 5, d) and rearranged weights
 
