@@ -12,7 +12,7 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-from umo.constants import DEFAULT_FPS, EMOTIONS, ENGINES, SUPPORTED_FPS
+from umo.constants import BODIES, DEFAULT_BODY, DEFAULT_FPS, EMOTIONS, ENGINES, SUPPORTED_FPS
 from umo.errors import UmoError
 from umo.eval.cli import BENCH_SUMMARY, EVAL_SUMMARY
 from umo.live.targets import DEFAULT_SUBJECT, LIVELINK_PORT, VMC_PORT
@@ -307,7 +307,7 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     g.add_argument("--text", help="the words spoken, as plain text")
     p.add_argument("--language", default="en", help="language of the speech, e.g. en, es, de, cmn (default en)")
     common(p, "auto")
-    p.add_argument("--body", choices=("animator", "gen"), default="animator",
+    p.add_argument("--body", choices=BODIES, default=DEFAULT_BODY,
                    help="animator: the animator's own body (rules' gestures or the token model's body); gen: "
                         "the continuous body generator (umo.models.body_gen) (default animator)")
     p.add_argument("--body-model", type=Path, help="body generator weights for --body gen (default: the bundled file)")

@@ -59,6 +59,11 @@ UPPER_FACE_NAMES: tuple[str, ...] = tuple(n for n in ARKIT_NAMES if n.startswith
 # picks onnx when a graph of the weights is at hand, else torch ----------------------------------------
 ENGINES: tuple[str, ...] = ("auto", "torch", "onnx")
 
+# --- where the body comes from: "animator" (the chosen animator's own: the rules' gestures or the token
+# model's body) or "gen" (the continuous body generator, umo.models.body_gen) ---------------------------
+BODIES: tuple[str, ...] = ("animator", "gen")
+DEFAULT_BODY = "animator"
+
 # --- expression: the emotions the expression layer (umo.emotion) knows, neutral first --------------
 EMOTIONS: tuple[str, ...] = ("neutral", "happy", "sad", "angry", "surprised", "afraid", "disgusted")
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from umo.animation import Animation
 from umo.animator.rules import RuleAnimator, RuleAnimatorConfig
-from umo.constants import SAMPLE_RATE
+from umo.constants import BODIES, DEFAULT_BODY, SAMPLE_RATE
 from umo.errors import UmoError
 from umo.speech.units import Timing
 
@@ -97,10 +97,6 @@ class Result:
 
 
 ANIMATORS = ("auto", "rules", "model")
-# Where the body comes from: "animator" (the chosen animator's own: the rules' gestures or the token
-# model's body) or "gen" (the continuous body generator, umo.models.body_gen).
-BODIES = ("animator", "gen")
-DEFAULT_BODY = "animator"
 
 
 def choose_animator(animator: str, timing: Timing | None, weights: str | Path | None) -> str:

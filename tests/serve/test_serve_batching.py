@@ -136,9 +136,53 @@ def test_engine_delivers_in_order_and_cuts_long_pushes(tiny):
     np.testing.assert_allclose(np.concatenate([f.face for f in frames]), anim.face, atol=1e-5)
 
 
+def test_engine_streams_the_body_generator_beside_the_model(tiny):
+    """body="gen": the body and hands of every frame come from the continuous body generator (its
+    frames come a token after the model's; each frame goes out once both have it): the frames equal
+    the model's face and the generator's offline body for the same seed; a plain stream alongside
+    keeps the model's own body."""
+    from umo.inference import frames_from_regions
+    from umo.models.body_gen import BodyGenerator, get_body_config
+
+    torch.manual_seed(0)
+    gen = BodyGenerator(get_body_config("tiny")).eval()
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")[: int(2.3 * SAMPLE_RATE)]
+    got = {"gen": [], "animator": []}
+    done = {k: threading.Event() for k in got}
+    eng = Engine(tiny, max_round_s=0.05, body_gen=gen).start()
+    try:
+        hs = {k: eng.open(lambda fr, last, err, k=k: (got[k].append((fr, err)), done[k].set() if last else None),
+                          seed=3, body=k) for k in got}
+        for i in range(0, len(audio), 700):
+            for h in hs.values():
+                h.submit(audio[i:i + 700])
+        for h in hs.values():
+            h.finish()
+        assert all(e.wait(60) for e in done.values())
+    finally:
+        eng.stop()
+    ref_face = tiny.generate(torch.from_numpy(audio), seed=3)
+    ref_body = gen.generate(audio, seed=3)
+    want = {"gen": frames_from_regions({"face": ref_face["face"].numpy(), **ref_body}, 0),
+            "animator": frames_from_regions({k: v.numpy() for k, v in ref_face.items()}, 0)}
+    for k in got:
+        assert all(err is None for _, err in got[k])
+        frames = [f for f, _ in got[k] if f is not None and len(f)]
+        assert [f.start for f in frames] == list(np.cumsum([0] + [len(f) for f in frames[:-1]]))  # in order, no gap
+        for part in ("face", "head", "body"):
+            np.testing.assert_allclose(np.concatenate([getattr(f, part) for f in frames]), getattr(want[k], part),
+                                       atol=1e-5, err_msg=f"{k} {part}")
+    assert not np.allclose(want["gen"].body, want["animator"].body)  # the two bodies do differ
+    with pytest.raises(Exception, match="body must be one of"):
+        eng.open(lambda *a: None, body="dance")
+
+
 def test_protocol_start_defaults_and_binary_round_trip():
     req = P.parse_start({"type": "start"})
-    assert req.sample_rate == 16000 and req.outputs == P.OUTPUTS and req.format == "json"
+    assert req.sample_rate == 16000 and req.outputs == P.OUTPUTS and req.format == "json" and req.body is None
+    assert P.parse_start({"type": "start", "body": "gen"}).body == "gen"
+    with pytest.raises(Exception, match="body 'dance': use one of"):
+        P.parse_start({"type": "start", "body": "dance"})
     from umo.inference import Frames
 
     rng = np.random.default_rng(0)

@@ -184,6 +184,24 @@ def test_onnx_keyframe_steps_in_the_model_process_equal_offline(tmp_path):
         np.testing.assert_allclose(collect(frames)[key], getattr(ref, key), atol=TOL, err_msg=key)
 
 
+def test_body_generator_streams_through_the_model_process(server, model):
+    """{"body": "gen"}: the model process streams the bundled continuous body generator beside the
+    model; the frames equal the offline face with the generator's offline body (same seed)."""
+    from umo.models.body_gen import DEFAULT_BODY_WEIGHTS, default_body_generator, with_generated_body
+
+    if not DEFAULT_BODY_WEIGHTS.is_file():
+        pytest.skip("no bundled body generator in this install")
+    audio = load_audio(FIXTURES / "arctic_a0009.wav")[: 2 * SAMPLE_RATE]
+    ready, frames, done, other = stream(server.url, audio, start={"body": "gen", "seed": 2}, seed=2)
+    assert ready["body"] == "gen" and not other
+    q = quantised(audio)
+    ref = with_generated_body(model_animation(model, q, seed=2), q, default_body_generator(), seed=2)
+    got = collect(frames)
+    assert done["frames"] == ref.num_frames == len(got["face"])
+    for key in ("face", "body"):
+        np.testing.assert_allclose(got[key], getattr(ref, key), atol=TOL, err_msg=key)
+
+
 def test_a_saturated_model_is_reported_and_logged(model):
     """With sessions open and the model busy nearly all of the last seconds, the server says it is at
     capacity: once in its log (not once per second), and as the load in /healthz."""

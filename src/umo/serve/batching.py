@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from umo.constants import HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
+from umo.constants import BODIES, DEFAULT_BODY, HOP_LENGTH, MODEL_FPS, SAMPLE_RATE
 from umo.errors import UmoError
 from umo.inference import Frames, frames_from_regions, frames_from_regions_many
 from umo.models.phones import PhoneTrack
@@ -31,6 +31,23 @@ LOAD_WINDOW_S = 5.0  # RoundStats.load: the model's busy share over this many se
 LIVE_S = 0.25  # a stream that sent audio this recently is expected to send more soon (see Engine.wait_s)
 
 
+def _with_body(h: StreamHandle, regions: dict[str, np.ndarray], pcm: np.ndarray, flush: bool) -> dict[str, np.ndarray]:
+    """The model's new frames of a round with their body and hands from the stream's body generator:
+    the frames both sides have, in order; what only one side has yet waits in ``h.held`` (the
+    generator's frames come one token, stride - 1 frames, after the model's). At the end both have
+    every frame of the audio."""
+    body = h.body.push(pcm)
+    if flush:
+        rest = h.body.flush()
+        body = {k: np.concatenate([body[k], rest[k]]) for k in body}
+    held = h.held or {"face": regions["face"][:0], "body": body["body"][:0], "hands": body["hands"][:0]}
+    face = np.concatenate([held["face"], regions["face"]])
+    gen = {k: np.concatenate([held[k], body[k]]) for k in ("body", "hands")}
+    n = min(len(face), len(gen["body"]))
+    h.held = {"face": face[n:], "body": gen["body"][n:], "hands": gen["hands"][n:]}
+    return {"face": face[:n], "body": gen["body"][:n], "hands": gen["hands"][:n]}
+
+
 def lookahead_seconds(cfg) -> float:
     """How far past a frame's time its audio must reach: the model's lookahead plus one feature hop."""
     return cfg.lookahead_frames / MODEL_FPS + HOP_LENGTH / SAMPLE_RATE
@@ -40,10 +57,13 @@ def lookahead_seconds(cfg) -> float:
 class StreamHandle:
     """One stream inside an :class:`Engine`. Methods are thread-safe; ``on_frames`` runs in the worker."""
 
-    def __init__(self, engine: Engine, seed: int, on_frames: Callable[[Frames | None, bool, Exception | None], None]
-                 ) -> None:
+    def __init__(self, engine: Engine, seed: int, on_frames: Callable[[Frames | None, bool, Exception | None], None],
+                 body=None) -> None:
+        """body: a ``umo.models.body_gen.BodyStream`` whose body and hands replace the model's, or None."""
         self.engine = engine
         self.state = engine.stepper.new_state(seed)
+        self.body = body
+        self.held: dict[str, np.ndarray] | None = None  # with a body stream: frames one side has and the other not yet
         self.on_frames = on_frames  # (frames, final, error): called once per round that touched the stream
         self.pending: deque[np.ndarray] = deque()
         self.pending_phones: list[tuple[int, float, float]] = []  # added to the state at its next round
@@ -156,9 +176,12 @@ class Engine:
     """
 
     def __init__(self, model, threads: int | None = 1, max_round_s: float = 0.25,
-                 gather_s: float = GATHER_S, graph=None) -> None:
-        """graph: the model's ONNX keyframe step (``umo.models.onnx_step.KeyframeGraph``) or None (PyTorch)."""
+                 gather_s: float = GATHER_S, graph=None, body_gen=None) -> None:
+        """graph: the model's ONNX keyframe step (``umo.models.onnx_step.KeyframeGraph``) or None (PyTorch).
+        body_gen: the continuous body generator for streams opened with body="gen" (None: the bundled
+        one, loaded at the first such stream)."""
         self.stepper = Stepper(model, graph)
+        self.body_gen = body_gen
         self.threads = threads
         self.gather_s = float(gather_s)
         self._busy_since: float | None = None  # when the first audio of the next round arrived
@@ -186,8 +209,19 @@ class Engine:
             return {"streams": len(self.handles), "kv_slots_in_use": self.stepper.pool.in_use(),
                     "kv_slots": self.stepper.pool.slots}
 
-    def open(self, on_frames, seed: int = 0) -> StreamHandle:
-        h = StreamHandle(self, seed, on_frames)
+    def open(self, on_frames, seed: int = 0, body: str = DEFAULT_BODY) -> StreamHandle:
+        """A new stream; body "gen": its body and hands from the continuous body generator (the same
+        seed), streamed beside the model (each frame is sent once both have it)."""
+        if body not in BODIES:
+            raise UmoError(f"body must be one of {', '.join(BODIES)} (got {body!r})")
+        stream = None
+        if body == "gen":
+            if self.body_gen is None:
+                from umo.models.body_gen import default_body_generator
+
+                self.body_gen = default_body_generator()
+            stream = self.body_gen.stream(seed=seed)
+        h = StreamHandle(self, seed, on_frames, stream)
         with self.cond:
             self.handles.append(h)
         return h
@@ -283,6 +317,8 @@ class Engine:
         t0 = time.perf_counter()
         try:
             regions = self.stepper.advance([h.state for h in batch], pcms, flush)
+            regions = [r if h.body is None else _with_body(h, r, pcm, fl)
+                       for h, r, pcm, fl in zip(batch, regions, pcms, flush)]
             frames = frames_from_regions_many(regions, [h.next_frame for h in batch])
         except Exception as e:  # noqa: BLE001 - a model failure ends the streams of this round, not the server
             regions = None

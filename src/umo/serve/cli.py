@@ -72,7 +72,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _log("keyframe steps: " + ("onnxruntime" if graph is not None else "PyTorch"))
     server = UmoServer(model, host=args.host, port=args.port, token=token, max_sessions=args.max_sessions,
                        limits=limits, threads=args.threads, engine=worker, gather_s=args.gather_ms / 1000,
-                       log=_log, allowed_origins=args.allowed_origins, live=live, graph=graph)
+                       log=_log, allowed_origins=args.allowed_origins, live=live, graph=graph, body=args.body)
 
     async def main() -> None:
         await server.start()
@@ -98,7 +98,7 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     from umo.serve.server import DEFAULT_HOST, DEFAULT_MAX_SESSIONS, DEFAULT_PORT
     from umo.serve.batching import GATHER_S
     from umo.serve.protocol import Limits
-    from umo.constants import ENGINES
+    from umo.constants import BODIES, DEFAULT_BODY, ENGINES
 
     p = subparsers.add_parser("serve", help="the streaming server (WebSocket) and its live page",
                               description=SERVE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -132,6 +132,9 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
                         "onnx when a graph of the weights is at hand (the bundled model's is), else torch (default "
                         "auto). process/thread: the old spelling of --worker")
     p.add_argument("--onnx", metavar="FILE", help="the weights' keyframe step as ONNX (umo export --format onnx)")
+    p.add_argument("--body", choices=BODIES, default=DEFAULT_BODY,
+                   help="where a session's body comes from unless its start message says (\"body\"): animator "
+                        "(the model's own, default) or gen (the continuous body generator; one frame more latency)")
     p.add_argument("--gather-ms", type=float, default=1000 * GATHER_S,
                    help="how long a round of the model may wait for the other live sessions' audio once one "
                         f"session's has arrived, so that they share one batch (default {1000 * GATHER_S:.0f}; "

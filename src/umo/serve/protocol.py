@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import orjson
 
-from umo.constants import ARKIT_NAMES, EMOTIONS, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
+from umo.constants import ARKIT_NAMES, BODIES, DEFAULT_BODY, EMOTIONS, EYE_NAMES, HEAD_NAMES, MODEL_FPS, SAMPLE_RATE
 from umo.emotion import DEFAULT_INTENSITY, EmotionSetting
 from umo.errors import UmoError
 from umo.inference import Frames
@@ -41,7 +41,7 @@ MIN_RATE, MAX_RATE = 8_000, 48_000  # Hz accepted from clients (resampled to 16 
 # every field each client message may carry: anything else is an error, so a typo never silently does nothing
 MESSAGE_FIELDS: dict[str, frozenset[str]] = {
     "start": frozenset({"type", "sample_rate", "encoding", "fps", "outputs", "format", "text", "voice", "seed",
-                        "emotion", "intensity", "input"}),
+                        "emotion", "intensity", "input", "body"}),
     "phones": frozenset({"type", "phones"}),
     "text": frozenset({"type", "text"}),
     "emotion": frozenset({"type", "emotion", "intensity"}),
@@ -96,6 +96,7 @@ class StartRequest:
     input: str = "audio"  # one of INPUTS
     voice: str | None = None  # a text session's espeak voice (canonical name), None for audio
     emotion: EmotionSetting = field(default_factory=EmotionSetting)  # from the first frame on
+    body: str | None = None  # "animator" or "gen" (umo.constants.BODIES); None: the server's default
     extra: dict = field(default_factory=dict)
 
 
@@ -247,6 +248,10 @@ def parse_start(msg: dict) -> StartRequest:
         raise UmoError(f"seed must be an integer in [0, 2^31), got {shown(seed)}")
     req.seed = seed
     req.emotion = _emotion_setting(msg, "start")
+    body = msg.get("body")
+    if body is not None and (not isinstance(body, str) or body not in BODIES):
+        raise UmoError(f"body {shown(body)}: use one of {list(BODIES)} (\"gen\": the continuous body generator)")
+    req.body = body
     return req
 
 
@@ -311,7 +316,7 @@ def ready_message(req: StartRequest, session: int, lookahead_s: float, limits: L
         "type": "ready", "version": PROTOCOL_VERSION, "session": session, "fps": MODEL_FPS,
         "sample_rate": req.sample_rate, "model_sample_rate": SAMPLE_RATE, "encoding": req.encoding,
         "format": req.format, "outputs": list(req.outputs), "lookahead_s": round(lookahead_s, 4),
-        "input": req.input, "voice": req.voice,
+        "input": req.input, "voice": req.voice, "body": req.body or DEFAULT_BODY,
         # an audio session's text is counted, not read (the live model takes timed phones); a text session speaks it
         "text_used": req.input == "text",
         "phones_used": True, "phone_set": list(PHONES), "emotions": list(EMOTIONS),

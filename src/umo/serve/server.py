@@ -57,7 +57,7 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 
 from umo.avatar import page_data as avatar_page_data
-from umo.constants import MODEL_FPS, SAMPLE_RATE
+from umo.constants import BODIES, DEFAULT_BODY, MODEL_FPS, SAMPLE_RATE
 from umo.emotion import EmotionLayer
 from umo.errors import UmoError
 from umo.live.sender import LiveMirror
@@ -314,9 +314,11 @@ class UmoServer:
                  max_sessions: int = DEFAULT_MAX_SESSIONS, limits: P.Limits | None = None,
                  threads: int | None = 1, ping_interval: float | None = 20.0, engine: str = "process",
                  gather_s: float = GATHER_S, log: Callable[[str], None] | None = None,
-                 allowed_origins: Sequence[str] = (), live: LiveTargets | None = None, graph=None) -> None:
+                 allowed_origins: Sequence[str] = (), live: LiveTargets | None = None, graph=None,
+                 body: str = DEFAULT_BODY) -> None:
         """engine: where the model's rounds run, "process" or "thread"; graph: the model's ONNX keyframe
-        step (``umo.inference.keyframe_graph``), or None for PyTorch. allowed_origins: the browser origins ("https://app.example.com") whose pages may open a
+        step (``umo.inference.keyframe_graph``), or None for PyTorch. body: where a session's body comes from
+        unless its start message says ("animator": the model's; "gen": the continuous body generator). allowed_origins: the browser origins ("https://app.example.com") whose pages may open a
         WebSocket besides this server's own (same host and port); ``"*"``: any. Clients that send
         no Origin header (not browsers) are not concerned. live: where every session's frames are
         mirrored (VMC, Live Link Face), or None."""
@@ -348,6 +350,9 @@ class UmoServer:
         self.engine = kind(model, threads=threads, gather_s=gather_s, graph=graph)
         self.engine_kind = engine
         self.runtime = "torch" if graph is None else "onnx"
+        if body not in BODIES:
+            raise UmoError(f"body must be one of {', '.join(BODIES)} (got {body!r})")
+        self.body = body
         self.ping_interval = ping_interval
         self.log = log  # the server's log (umo serve: stderr); None: the "umo.serve" logging logger
         self._monitor: asyncio.Task | None = None
@@ -529,7 +534,8 @@ class UmoServer:
             import soxr
 
             s.resampler = soxr.ResampleStream(s.req.sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
-        s.handle = self.engine.open(s.on_frames, seed=s.req.seed)
+        s.req.body = s.req.body or self.body
+        s.handle = self.engine.open(s.on_frames, seed=s.req.seed, body=s.req.body)
         s.started = s.last_audio = s.loop.time()
         source = (f"text in, voice {s.req.voice}" if s.req.input == "text" else
                   f"{s.req.sample_rate} Hz {s.req.encoding}")

@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from umo.constants import MODEL_FPS
+from umo.constants import BODIES, DEFAULT_BODY, MODEL_FPS
 from umo.errors import UmoError
 
 ENGINES = ("process", "thread")  # where umo serve runs the model: this module's child process, or a thread
@@ -129,7 +129,7 @@ def _dispatch(msgs: list[tuple], engine, handles: dict, callback) -> bool:
                 except UmoError:
                     pass  # a stream that ended in an error: its session is closing
         elif kind == "open":
-            handles[msg[1]] = engine.open(callback(msg[1]), seed=msg[2])
+            handles[msg[1]] = engine.open(callback(msg[1]), seed=msg[2], body=msg[3])
         elif kind == "finish":
             if msg[1] in handles:
                 handles[msg[1]].finish()
@@ -277,13 +277,15 @@ class ProcessEngine:
         self._proc = None
 
     # ---- streams
-    def open(self, on_frames, seed: int = 0) -> ProcessStreamHandle:
+    def open(self, on_frames, seed: int = 0, body: str = DEFAULT_BODY) -> ProcessStreamHandle:
         if self.dead is not None:
             raise UmoError(f"the model is not running ({self.dead}): restart umo serve")
+        if body not in BODIES:
+            raise UmoError(f"body must be one of {', '.join(BODIES)} (got {body!r})")
         h = ProcessStreamHandle(self, next(self._ids), on_frames)
         with self._lock:
             self.handles[h.sid] = h
-        self._send(("open", h.sid, int(seed)))
+        self._send(("open", h.sid, int(seed), body))
         return h
 
     def status(self) -> dict:
