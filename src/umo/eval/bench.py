@@ -233,13 +233,14 @@ def _model_weights(configs: list[str]) -> str | None:
 def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT_SERVER_SESSIONS,
                    audio: Path = DEFAULT_SERVER_AUDIO, seconds: float = 10.0, chunk_ms: float = 20.0,
                    fmt: str = "json", log=None, threads: int = 1, engine: str = "process",
-                   gather_ms: float | None = None, runtime: str = "auto") -> list[dict]:
+                   gather_ms: float | None = None, runtime: str = "auto", body: str | None = None) -> list[dict]:
     """End-to-end latency through a fresh ``umo serve`` process (see the module docstring).
 
     weights: "bundled", a checkpoint path, or "untrained:PRESET" (an untrained model of that preset:
     the same compute, for measuring before weights exist). engine: where the server runs the model
     ("process": its own child process, the default of umo serve; "thread": the server's process).
     gather_ms: umo serve --gather-ms (None: its default). runtime: umo serve --engine (auto, torch, onnx).
+    body: the sessions' "body" (None: the server's default, the model's own).
     CPU and memory count the server's whole process tree."""
     pcm = _speech(audio, seconds)
     if gather_ms is None:
@@ -254,7 +255,7 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
             pids = _proc_tree(proc.pid)
             eng0 = _healthz(port)["engine"]
             cpu0, t0, ru0 = [_proc_cpu_s(p) for p in pids], time.perf_counter(), _self_cpu_s()
-            row = _run_clients(port, n, pcm, chunk_ms, fmt)
+            row = _run_clients(port, n, pcm, chunk_ms, fmt, body)
             wall = time.perf_counter() - t0
             cpu = [(_proc_cpu_s(p) - c0) / wall for p, c0 in zip(pids, cpu0)]
             row.update(sessions=n, audio_s=len(pcm) / 16000, chunk_ms=chunk_ms, format=fmt, wall_s=wall, threads=threads,
@@ -262,7 +263,7 @@ def measure_server(weights: str = "bundled", sessions: tuple[int, ...] = DEFAULT
                        client_cores=(_self_cpu_s() - ru0) / wall,
                        server_peak_mib=sum(_proc_peak_mib(p) for p in pids),
                        engine=_round_window(eng0, _healthz(port)["engine"]), server_engine=engine, weights=weights,
-                       gather_ms=float(gather_ms), runtime=runs)
+                       gather_ms=float(gather_ms), runtime=runs, body=body or "animator")
             rows.append(row)
         return rows
 
@@ -419,13 +420,13 @@ def _healthz(port: int) -> dict:
         return json.loads(r.read())
 
 
-def _run_clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str) -> dict:
+def _run_clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str, body: str | None = None) -> dict:
     import asyncio
 
-    return asyncio.run(_clients(port, n, pcm, chunk_ms, fmt))
+    return asyncio.run(_clients(port, n, pcm, chunk_ms, fmt, body))
 
 
-async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str) -> dict:
+async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str, body: str | None = None) -> dict:
     import asyncio
 
     import orjson
@@ -444,7 +445,8 @@ async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str
         sent = np.full(n_chunks, np.nan)
         got: list[tuple[int, float]] = []
         async with connect(f"ws://127.0.0.1:{port}/stream", max_size=None) as ws:
-            await ws.send(json.dumps({"type": "start", "sample_rate": 16000, "format": fmt}))
+            start = {"type": "start", "sample_rate": 16000, "format": fmt, **({"body": body} if body else {})}
+            await ws.send(json.dumps(start))
             ready = json.loads(await ws.recv())
             if ready.get("type") != "ready":
                 raise UmoError(f"bench client {k}: {ready}")
@@ -536,13 +538,16 @@ def _format_server(rows: list[dict]) -> list[str]:
              "from the third second on, ms per s (median over sessions; about 0 when the server keeps up); "
              "gather: umo serve --gather-ms; batch: sessions per model round, round ms: model time per round (means "
              "over this row's rounds)",
-             (f"{'engine':>8}{'gather':>7}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
+             "steps: what runs the keyframe steps (onnx: onnxruntime for waves of up to 20 sessions); body: the "
+             "sessions' body (gen: the continuous body generator streamed beside the model)",
+             (f"{'engine':>8}{'steps':>6}{'body':>9}{'gather':>7}{'sessions':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'max ms':>9}{'after-audio p50/p95':>21}"
               f"{'fps':>6}{'drift':>7}{'server cores':>14}{'model cores':>13}{'client cores':>14}{'peak MiB':>10}{'batch':>7}{'round ms':>10}")]
     for r in rows:
         lat, aft, eng = r["latency_ms"], r["after_audio_ms"], r["engine"]
         mc = r.get("model_process_cores")
         g = r.get("gather_ms")
-        lines.append(f"{r.get('server_engine', 'thread'):>8}{'-' if g is None else f'{g:.0f}':>7}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
+        lines.append(f"{r.get('server_engine', 'thread'):>8}{r.get('runtime', 'torch'):>6}{r.get('body', 'animator'):>9}"
+                     f"{'-' if g is None else f'{g:.0f}':>7}{r['sessions']:>9}{lat['p50']:>9.0f}{lat['p95']:>9.0f}"
                      f"{lat['p99']:>9.0f}{lat['max']:>9.0f}{aft['p50']:>13.0f} / {aft['p95']:<5.0f}"
                      f"{r.get('fps_received', float('nan')):>6.1f}{r.get('drift_ms_per_s', float('nan')):>7.1f}"
                      f"{r['server_cores']:>14.2f}{'-' if mc is None else f'{mc:.2f}':>13}{r['client_cores']:>14.2f}"
@@ -594,7 +599,8 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
               audio: Path | None = None, transcript: Path | None = None, log=None,
               server_sessions: tuple[int, ...] | None = None, server_format: str = "json",
               server_threads: int = 1, server_engines: tuple[str, ...] = ("process",),
-              server_gather_ms: tuple[float | None, ...] = (None,), server_seconds: float = 10.0) -> dict:
+              server_gather_ms: tuple[float | None, ...] = (None,), server_seconds: float = 10.0,
+              server_bodies: tuple[str | None, ...] = (None,)) -> dict:
     """Measures every configuration at every thread count, each in a fresh process; then the server
     (``server_sessions`` concurrent clients; None: 1, 8, 32 when a model configuration is in the run)."""
     from umo.eval.baselines import get_animator
@@ -634,9 +640,10 @@ def run_bench(configs: list[str], threads: tuple[int, ...] = (1, 2), repeats: in
         for runtime in _model_runtimes(configs):
             for engine in server_engines:  # each in a fresh server process, one after the other
                 for gather in server_gather_ms:
-                    server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
-                                                  log=log, threads=server_threads, engine=engine, gather_ms=gather,
-                                                  seconds=server_seconds, runtime=runtime)
+                    for body in server_bodies:
+                        server_rows += measure_server(weights or "bundled", tuple(server_sessions), fmt=server_format,
+                                                      log=log, threads=server_threads, engine=engine, gather_ms=gather,
+                                                      seconds=server_seconds, runtime=runtime, body=body)
         from umo.eval.bench_text import measure_text_server
 
         text = measure_text_server(weights or "bundled", threads=server_threads, engine=server_engines[0],

@@ -10,6 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from umo.constants import BODIES
 from umo.errors import UmoError
 
 EVAL_HELP = """\
@@ -134,7 +135,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
                          server_sessions=tuple(args.sessions) if args.sessions else None, server_format=args.frames,
                          server_threads=args.server_threads, server_engines=tuple(dict.fromkeys(args.server_engine)),
                          server_gather_ms=tuple(dict.fromkeys(args.server_gather_ms)) if args.server_gather_ms else (None,),
-                         server_seconds=args.server_seconds)
+                         server_seconds=args.server_seconds, server_bodies=tuple(dict.fromkeys(args.server_body)))
     print(B.format_report(report, vs=args.vs))
     if args.out is not None:
         B.write_json(report, args.out)
@@ -189,6 +190,9 @@ def add_bench_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--server-gather-ms", type=float, nargs="+", metavar="MS",
                    help="umo serve --gather-ms of the measured server (default: its default); several: each "
                         "measured in the same run (0: a round as soon as any audio arrives)")
+    p.add_argument("--server-body", nargs="+", choices=BODIES, default=["animator"],
+                   help="the measured sessions' body (the start message's \"body\"): animator (the model's, default) "
+                        "or gen (the continuous body generator beside it); several: each measured in the same run")
     p.add_argument("--server-seconds", type=float, default=10.0, metavar="S",
                    help="speech each measured session streams (default 10; the 11 s clip repeats for longer: "
                         "60 shows whether latency stays put over a minute)")
