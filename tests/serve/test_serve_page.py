@@ -64,10 +64,12 @@ def test_live_page_loads_a_gltf_character_with_arkit_morphs(server):
         page.goto(f"http://127.0.0.1:{server.bound_port}/")
         page.wait_for_function("window.umoLive && window.umoLive.ready", timeout=30_000)
         assert page.evaluate("(b) => umoLive.loadCharacter(b)", list(tiny_glb())) == 2
+        page.select_option("#body", "gen")  # the body from the continuous body generator
         page.set_input_files("#file", str(FIXTURES / "arctic_a0009.wav"))
         page.wait_for_function("umoLive.state().shownFrame >= 20", timeout=30_000)
         state = page.evaluate("umoLive.state()")
     assert not errors, errors
+    assert state["body"] == "gen" and state["error"] is None
     weights = dict(state["character"])
     assert set(weights) == {"JawOpen", "EyeBlinkLeft"}
     assert weights["JawOpen"] == pytest.approx(state["morph"]["JawOpen"], abs=1e-4)  # follows the model's face
@@ -93,6 +95,7 @@ def test_live_page_plays_a_file_through_the_server(server, tmp_path):
         end = page.evaluate("umoLive.state()")
     assert not errors, errors
     assert end["framesReceived"] == 93 and end["error"] is None  # ceil(3.095 s * 30)
+    assert end["body"] == "animator"  # the toolbar's default: the model's own body
     moved = [n for n, v in mid["morph"].items() if abs(v - rest["morph"][n]) > 1e-3]
     assert len(moved) >= 10, moved
     # the bundled model's head moves little (about 1 degree on this clip): 1e-4 is well above float noise

@@ -173,7 +173,9 @@
       const ws = new WebSocket(`${proto}//${location.host}/stream` + (TOKEN ? `?token=${encodeURIComponent(TOKEN)}` : ""));
       ws.binaryType = "arraybuffer";
       const s = { ws, mode, sent: 0, textSent: 0, ended: false, done: false, error: null, ready: null, audioHeader: null };
-      ws.onopen = () => ws.send(JSON.stringify(start || { type: "start", sample_rate: RATE, format: "binary" }));
+      // every session takes the body chosen in the toolbar ("animator": the model's; "gen": the body generator)
+      const msg = Object.assign(start || { type: "start", sample_rate: RATE, format: "binary" }, { body: $("body").value });
+      ws.onopen = () => ws.send(JSON.stringify(msg));
       ws.onmessage = (ev) => {
         if (typeof ev.data !== "string") {
           if (s.audioHeader) { const h = s.audioHeader; s.audioHeader = null; onSpeech(s, h, ev.data); return; }
@@ -581,6 +583,7 @@
         ready: api.ready, webgl: !!(ch && ch.renderer), connection: $("conn").textContent,
         framesReceived: recv.count, lastFrame: recv.frames.length ? recv.frames[recv.frames.length - 1].index : -1,
         shownFrame: shownIndex, done: !!(session && session.done), error: session ? session.error : null,
+        body: session && session.ready ? session.ready.body : null, // what the server streams the body from
         latencyMs: { last: lat.last, p50: s.length ? s[Math.floor(0.5 * s.length)] : null, n: s.length },
         playing: !!(playback && playback.t0 !== null && playback.ctx.currentTime < playback.t0 + playback.duration),
         text: {
