@@ -73,6 +73,18 @@ _FINGERS = (("Thumb", ("thumb",)), ("Index", ("index",)), ("Middle", ("middle",)
             ("Pinky", ("pinky", "little")))
 _SEGMENTS = (("1", ("01", "1", "proximal")), ("2", ("02", "2", "intermediate")), ("3", ("03", "3", "distal")))
 
+# SMPL's names (SMPL, SMPL-H, SMPL-X; the FBX rig's m_avg_ prefix) say other joints than the same words
+# elsewhere: its "shoulder" is the upper arm (the clavicle is its "collar"), "elbow" the forearm, "hip"
+# the thigh, "foot" the toes, "hand" the knuckles' end, and its three spine joints spread over umo's
+# four as the retargeter spreads them. A character whose names are SMPL's (retarget.SMPL_NAMES) is read
+# through this table first; its fingers (L_Index1, left_thumb3 ...) are the common spellings.
+SMPL_JOINTS: dict[str, str | None] = {
+    "pelvis": "Hips", "spine1": "Spine", "spine2": "Spine1", "spine3": "Spine3", "neck": "Neck", "head": "Head",
+    **{f"{s}_{w}": (f"{S}{j}" if j else None) for s, S in (("l", "Left"), ("r", "Right")) for w, j in (
+        ("collar", "Shoulder"), ("shoulder", "Arm"), ("elbow", "ForeArm"), ("wrist", "Hand"), ("hand", None),
+        ("hip", "UpLeg"), ("knee", "Leg"), ("ankle", "Foot"), ("foot", "ToeBase"))},
+}
+
 # VRM expression presets: the VMC sender's VRM 0.x names (umo.live.vmc.VRM_PRESETS, the order of
 # vrm_presets' columns) -> (VRM 1.0 preset, VRM 0.x presetName as the file spells it).
 VRM_PRESET_NAMES: dict[str, tuple[str, str]] = {
@@ -143,8 +155,26 @@ def bone_keys() -> dict[str, str]:
     return table
 
 
-def match_bone(name: str) -> str | None:
-    return bone_keys().get(bone_key(name))
+@lru_cache(maxsize=1)
+def smpl_keys() -> dict[str, str]:
+    """key -> canonical joint for SMPL's names ("" where SMPL's joint plays none: its hand end)."""
+    return {bone_key(n): j or "" for n, j in SMPL_JOINTS.items()}
+
+
+def smpl_naming(names) -> bool:
+    """Whether a character's joint names are SMPL's (see :data:`SMPL_JOINTS`)."""
+    from umo.formats.retarget import SMPL_NAMES
+
+    pattern = re.compile(SMPL_NAMES, re.IGNORECASE)
+    return any(pattern.search(str(n).strip()) for n in names)
+
+
+def match_bone(name: str, smpl: bool = False) -> str | None:
+    """A joint name -> its canonical joint (or LeftEye/RightEye); smpl: the character's names are SMPL's."""
+    key = bone_key(name)
+    if smpl and key in smpl_keys():
+        return smpl_keys()[key] or None
+    return bone_keys().get(key)
 
 
 def match_vrm_bone(bone: str, version: str) -> str | None:
@@ -168,13 +198,15 @@ def page_data() -> dict:
     the VRM preset formulas' constants. The pages compute the same keys as :func:`bone_key` and
     :func:`arkit_key` (the browser tests check it)."""
     from umo.animator.gestures import rest_pose
-    from umo.formats.retarget import _NAMESPACE, _RIG_PREFIX
+    from umo.formats.retarget import _NAMESPACE, _RIG_PREFIX, SMPL_NAMES
     from umo.live import vmc
     from umo.skeleton import canonical_skeleton
 
     sk = canonical_skeleton()
     return {
         "boneKeys": bone_keys(),
+        "smplKeys": smpl_keys(),
+        "smplNames": SMPL_NAMES,
         "vrm1Thumbs": VRM1_THUMBS,
         "namespace": _NAMESPACE.pattern,
         "rigPrefix": _RIG_PREFIX.pattern,
@@ -262,10 +294,11 @@ def read_avatar(path: str | Path) -> AvatarMatch:
                 human[spec["node"]] = match_vrm_bone(str(spec["bone"]), "0.x")
     bones: dict[str, str] = {}
     taken: set[str] = set()
+    smpl = not (vrm1 or vrm0) and smpl_naming(nodes[i].get("name", "") for i in joints if i < len(nodes))
     for i in sorted(set(joints) | set(human)):
         if i >= len(nodes):
             continue
-        joint = human.get(i) if human else match_bone(str(nodes[i].get("name", "")))
+        joint = human.get(i) if human else match_bone(str(nodes[i].get("name", "")), smpl)
         if joint and joint not in taken:
             taken.add(joint)
             bones[str(nodes[i].get("name", f"node{i}"))] = joint

@@ -26,7 +26,16 @@ VRM0_PRESET_NAMES = {"aa": "a", "blink": "blink", "happy": "joy", "ou": "u"}  # 
 VRM0_GROUP_NAMES = {"aa": "A", "blink": "Blink", "happy": "Joy", "ou": "U"}
 VRM_THUMB = {"1.0": ("Metacarpal", "Proximal", "Distal"), "0.x": ("Proximal", "Intermediate", "Distal")}
 VRM_BONES = 22 + 2 * 6  # the copies' humanoid maps: trunk, eyes, arms, legs; thumb and index
-KINDS = ("glb", "vrm", "vrm0", "mixamo")
+KINDS = ("glb", "vrm", "vrm0", "mixamo", "smpl")
+# the SMPL copy: umo's joints renamed as SMPL's FBX rig names them (SMPL-H for the fingers); the joints
+# SMPL does not have become anonymous. Its "shoulder" is the upper arm, its "foot" the toes.
+SMPL_NAMES = {"Hips": "m_avg_Pelvis", "Spine": "m_avg_Spine1", "Spine1": "m_avg_Spine2", "Spine3": "m_avg_Spine3",
+              "Neck": "m_avg_Neck", "Head": "m_avg_Head",
+              **{f"{S}{j}": f"m_avg_{S[0]}_{w}" for S in ("Left", "Right") for j, w in (
+                  ("Shoulder", "Collar"), ("Arm", "Shoulder"), ("ForeArm", "Elbow"), ("Hand", "Wrist"),
+                  ("UpLeg", "Hip"), ("Leg", "Knee"), ("Foot", "Ankle"), ("ToeBase", "Foot"))},
+              **{f"{S}Hand{f}{k}": f"m_avg_{S[0]}_{f}{k}" for S in ("Left", "Right")
+                 for f in ("Thumb", "Index", "Middle", "Ring", "Pinky") for k in (1, 2, 3)}}
 
 
 def _write_glb(path: Path, gltf: dict, blob: bytes) -> Path:
@@ -169,6 +178,14 @@ def _mixamo_copy(glb: Path, dst: Path) -> Path:
     return _write_glb(dst, gltf, buffers[0])
 
 
+def _smpl_copy(glb: Path, dst: Path) -> Path:
+    gltf, buffers = _load(glb)
+    for i, n in enumerate(gltf["nodes"]):
+        if n.get("name") in JOINT_INDEX:
+            n["name"] = SMPL_NAMES.get(n["name"], f"x{i}")
+    return _write_glb(dst, gltf, buffers[0])
+
+
 @pytest.fixture(scope="module")
 def take(tmp_path_factory):
     """A `umo say` take, its skinned glb, the VRM and Mixamo copies, the animation."""
@@ -180,7 +197,8 @@ def take(tmp_path_factory):
     write_outputs(result.animation, root / "take", preview=False)
     glb = convert(root / "take" / "face.csv", root / "umo.glb", body=root / "take" / "body.bvh").path
     return {"dir": root, "glb": glb, "vrm": _vrm_copy(glb, root / "umo.vrm"), "vrm0": _vrm_copy(glb, root / "umo0.vrm", "0.x"),
-            "mixamo": _mixamo_copy(glb, root / "mixamo.glb"), "anim": read_take(root / "take")}
+            "mixamo": _mixamo_copy(glb, root / "mixamo.glb"), "smpl": _smpl_copy(glb, root / "smpl.glb"),
+            "anim": read_take(root / "take")}
 
 
 # --- Python side -----------------------------------------------------------------------------------
@@ -189,6 +207,10 @@ def take(tmp_path_factory):
 def test_read_avatar_reports_the_matches(take):
     assert read_avatar(take["glb"]).summary() == "52 of 52 ARKit morphs, 77 bones of 77"
     assert read_avatar(take["mixamo"]).summary() == "52 of 52 ARKit morphs, 77 bones of 77"
+    smpl = read_avatar(take["smpl"])  # SMPL's names: its shoulder is the upper arm, its foot the toes
+    eyes = {n: j for n, j in read_avatar(take["glb"]).bones.items() if j in ("LeftEye", "RightEye")}
+    assert smpl.summary() == f"52 of 52 ARKit morphs, {len(SMPL_NAMES) + len(eyes)} bones of 77"
+    assert smpl.bones == {**{v: k for k, v in SMPL_NAMES.items()}, **eyes}
     for kind, version in (("vrm", "1.0"), ("vrm0", "0.x")):
         vrm = read_avatar(take[kind])
         assert vrm.vrm_version == version and not vrm.arkit and len(vrm.bones) == VRM_BONES
@@ -268,6 +290,13 @@ def test_characters_follow_the_animation_in_the_preview(take):
             page.goto(page_path.as_uri())
             page.wait_for_function("window.umoPreview && window.umoPreview.ready", timeout=30_000)
             assert read_avatar(take[kind]).summary() in page.inner_text("#character-status")
+            if kind == "smpl":  # the page reads SMPL's names as umo.avatar does
+                st = page.evaluate("(t) => umoPreview.seek(t)", 0.5)
+                got = {j: b["node"] for j, b in st["avatar"]["bones"].items() if j not in ("LeftEye", "RightEye")}
+                assert got == SMPL_NAMES, {j: (got.get(j), n) for j, n in SMPL_NAMES.items() if got.get(j) != n}
+                assert not errors, errors
+                page.close()
+                continue
             if kind == "glb":  # the page computes the same name keys as umo.avatar
                 names = ["mixamorig:LeftForeArm", "lowerarm_l", "J_Bip_L_LowerArm", "Bip01 L Forearm", "upper_arm.R",
                          "leftUpperArm", "J_Bip_C_Spine", "spine_01", *JOINT_NAMES]

@@ -429,11 +429,13 @@ def _spread(chain: list[int], slots: tuple[str, ...]) -> list[tuple[int, str]]:
     return [(chain[i], s) for i, s in zip(picks, slots)]
 
 
+# SMPL / SMPL-H / SMPL-X joint names (left_hip, L_Hip, m_avg_L_Hip): names only SMPL gives a side
+SMPL_NAMES = r"^(?:[mf]_avg_)?(?:left|right|l|r)_(?:collar|hip|knee|ankle)$"
 _SCHEMES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((label, re.compile(p, re.IGNORECASE)) for label, p in (
     ("Mixamo", r"^mixamorig"),
     ("3ds Max Biped", r"^(?:valvebiped\.)?bip0*\d+(?:\s|_|$)"),
     ("VRoid", r"^j_bip_"),
-    ("SMPL", r"^(?:[mf]_avg_)?(?:left|right|l|r)_(?:collar|hip|knee|ankle)$"),  # left_hip, L_Hip, m_avg_L_Hip
+    ("SMPL", SMPL_NAMES),  # left_hip, L_Hip, m_avg_L_Hip
     ("Unreal mannequin", r"^(?:clavicle|upperarm|lowerarm|thigh|calf)_[lr]$"),
     ("VRM humanoid", r"^(?-i:(?:left|right)(?:UpperArm|LowerArm|UpperLeg|LowerLeg))$"),  # camelCase only
     ("CMU (ASF names)", r"^(?:upperback|thorax|[lr]humerus|[lr]radius)$"),

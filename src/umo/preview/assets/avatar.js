@@ -231,9 +231,17 @@
 
     // --- which node drives from which canonical joint --------------------------------------------
     let candidates = [...isJoint];
-    const lookup = (n) => data.boneKeys[keys.bone(n)];
     if (!candidates.length) candidates = nodes.map((_, i) => i).filter((i) => nodes[i].name && nodes[i].mesh === undefined);
-    else { // eyes are often plain nodes under the head, outside the skin
+    // SMPL's names mean other joints than the same words elsewhere (umo.avatar.SMPL_JOINTS)
+    const smplRe = new RegExp(data.smplNames, "i");
+    const smpl = !(json.extensions && (json.extensions.VRMC_vrm || json.extensions.VRM))
+      && candidates.some((i) => smplRe.test((nodes[i].name || "").trim()));
+    const lookup = (n) => {
+      const k = keys.bone(n);
+      if (smpl && k in data.smplKeys) return data.smplKeys[k] || undefined;
+      return data.boneKeys[k];
+    };
+    if (isJoint.size) { // eyes are often plain nodes under the head, outside the skin
       nodes.forEach((nd, i) => { if (!isJoint.has(i) && /^(LeftEye|RightEye)$/.test(lookup(nd.name || "") || "")) candidates.push(i); });
       candidates.sort((a, b) => a - b);
     }
