@@ -170,6 +170,9 @@ def train(args: argparse.Namespace) -> int:
     if state is not None:
         gen.load_state_dict(state["model"])
         phase, step = state["phase"], state["step"]
+        # fresh draws (windows, masks, noise): the same seed would replay the first run's batches
+        rng = np.random.default_rng([args.seed, step])
+        torch.manual_seed(args.seed * 1_000_003 + step)
         _log(f"resumed: phase {phase}, step {step}")
     else:
         m = torch.from_numpy(motion)
@@ -228,8 +231,14 @@ def train(args: argparse.Namespace) -> int:
     t_start = time.time()
     t_end = t_start + args.gen_minutes * 60 - elapsed0
     ema = None
+    budget_s = args.gen_minutes * 60
     while time.time() < t_end and (args.gen_steps is None or step < args.gen_steps):
         lr = args.gen_lr * min(1.0, (step + 1) / 200)
+        if args.gen_lr_min is not None:  # cosine to gen_lr_min over the phase (time or step budget, whichever ends first)
+            done = (elapsed0 + time.time() - t_start) / budget_s
+            if args.gen_steps:
+                done = max(done, step / args.gen_steps)
+            lr = min(lr, args.gen_lr_min + 0.5 * (args.gen_lr - args.gen_lr_min) * (1 + np.cos(np.pi * min(1.0, done))))
         for g_ in opt.param_groups:
             g_["lr"] = lr
         starts = random_windows(tok_offsets, train_clips, GEN_TOKENS, args.gen_batch, rng)
@@ -285,6 +294,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gen-batch", type=int, default=24)
     p.add_argument("--ae-lr", type=float, default=2e-3)
     p.add_argument("--gen-lr", type=float, default=1e-3)
+    p.add_argument("--gen-lr-min", type=float, default=None,
+                   help="cosine-decay the generator's learning rate to this over the phase (default: constant)")
     p.add_argument("--threads", type=int, default=2, help="torch threads")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-clips", type=int, default=None, help="read at most this many clips per corpus (CPU budget)")
