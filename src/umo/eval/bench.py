@@ -423,7 +423,14 @@ def _healthz(port: int) -> dict:
 def _run_clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str, body: str | None = None) -> dict:
     import asyncio
 
-    return asyncio.run(_clients(port, n, pcm, chunk_ms, fmt, body))
+    from websockets.exceptions import ConnectionClosed
+
+    try:
+        return asyncio.run(_clients(port, n, pcm, chunk_ms, fmt, body))
+    except (ConnectionClosed, OSError, asyncio.TimeoutError) as e:  # a server that fell far behind, or died
+        raise UmoError(f"bench: {n} session(s){' with body ' + body if body else ''} lost their connection to the "
+                       f"measured server ({type(e).__name__}: {e}); it fell behind or stopped: measure fewer "
+                       "--sessions") from None
 
 
 async def _clients(port: int, n: int, pcm: np.ndarray, chunk_ms: float, fmt: str, body: str | None = None) -> dict:
