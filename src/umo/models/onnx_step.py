@@ -43,7 +43,7 @@ from umo.errors import UmoError
 from umo.models.backbone import TOKENS_PER_STEP
 from umo.models.keyframes import draw_uniforms
 from umo.models.moe import MoE
-from umo.models.stepper import KeyframeStepper, KeyState
+from umo.models.stepper import KeyframeStepper
 
 REGIONS = tuple(REGION_DIMS)
 N = TOKENS_PER_STEP
@@ -65,7 +65,8 @@ class KeyframeCore(nn.Module):
     step's 5 positions (``rope_factors``), ring_bias (B, K) 0 where a ring entry may be read and -inf
     where not, u (B, R) uniforms of the draw, k_caches/v_caches per layer (B, H, K, c) the rings before
     this step (read in place: scores against the ring and against the step's own keys are computed
-    apart and share one softmax, so no ring is copied) -> vecs (B, R q) the drawn codes as vectors, k_new/v_new (B, L, H, 5, c) the step's keys and values.
+    apart and share one softmax, so no ring is copied)
+    -> vecs (B, R q) the drawn codes as vectors, k_new/v_new (B, L, H, 5, c) the step's keys and values.
 
     The weights are rearranged once so that the graph has few nodes (at one stream the per-node cost
     rivals the arithmetic): every RMSNorm gain folded into the matrix that reads it, the query scale
@@ -237,11 +238,10 @@ def _rope_channels(c: int, heads: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 # ------------------------------------------------------------------------------------ export
-GRAPH_CONFIG = ("temperature", "window_steps", "n_heads", "moe_top_k", "fsq_levels")  # what the graph bakes in
-# beside the weights (the other sizes follow from the weights' shapes; the rest of the config is not its concern)
-
-
-GRAPH_WEIGHTS = ("backbone.", "audio_tok.", "text_tok.", "code_tok.", "head.", "bos", "type_emb")  # what it holds
+# what a graph holds: these weights, and these config fields baked in beside them (the other sizes follow
+# from the weights' shapes; the rest of the config is not the graph's concern)
+GRAPH_WEIGHTS = ("backbone.", "audio_tok.", "text_tok.", "code_tok.", "head.", "bos", "type_emb")
+GRAPH_CONFIG = ("temperature", "window_steps", "n_heads", "moe_top_k", "fsq_levels")
 
 
 def model_fingerprint(model) -> str:
@@ -375,35 +375,24 @@ class OnnxKeyframeStepper:
     def __init__(self, model, graph: KeyframeGraph) -> None:
         self.graph = graph
         self.model = model
-        cfg = model.cfg
-        self.ring = cfg.window_steps
-        self.keep = cfg.window_steps * N
-        self.code_dim = len(REGIONS) * len(cfg.fsq_levels)
-        layers, heads = len(model.backbone.blocks), model.backbone.blocks[0].attn.n_heads
-        self.heads, self.head_dim = heads, cfg.d_model // heads
         # the PyTorch stepper on the same KV pool: it takes the waves of more than ONNX_MAX_WAVE streams,
-        # where its sparse MoE (each token through its 2 experts) beats the graph's dense form
+        # where its sparse MoE (each token through its 2 experts) beats the graph's dense form; its state
+        # (new_key, release), ring size and "unknown" text are this stepper's too
         self.torch = KeyframeStepper(model)
-        self.pool = self.torch.pool
+        self.pool, self.keep, self.text, self.code_dim = self.torch.pool, self.torch.keep, self.torch.text, self.torch.code_dim
+        self.new_key, self.release = self.torch.new_key, self.torch.release
+        self.ring = model.cfg.window_steps
+        layers, heads = len(model.backbone.blocks), model.backbone.blocks[0].attn.n_heads
+        self.heads, self.head_dim = heads, model.cfg.d_model // heads
         self.names = input_names(layers)
         self._arrays = None  # (the pool's first tensor, its numpy views): see _pool_arrays
-        with torch.no_grad():
-            self.text = model.text_frames(None, 1, 1, model.bos.device)[0, 0]  # "unknown" phones, (2 text_dim,)
         self._text_np = self.text.numpy()[None]
-
-    def new_key(self, seed: int = 0) -> KeyState:
-        return KeyState(seed=int(seed), code_vec=torch.zeros(self.code_dim))
 
     def _pool_arrays(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The KV pool's per-layer tensors as numpy arrays on the same memory (renewed when the pool grew)."""
         if self._arrays is None or self._arrays[0] is not self.pool.k[0]:
             self._arrays = (self.pool.k[0], [t.numpy() for t in self.pool.k], [t.numpy() for t in self.pool.v])
         return self._arrays[1], self._arrays[2]
-
-    def release(self, key) -> None:
-        if key.slot is not None:
-            self.pool.release(key.slot)
-            key.slot = None
 
     def keyframe_step(self, rows: list[tuple]) -> Tensor:
         """rows: (key state, audio (a,), text (2 text_dim,) or None, keyframe index k) -> codes as
